@@ -43,9 +43,10 @@ def mel_filterbank(
 ) -> FloatArray:
     """Triangular HTK-mel filters, shape ``[n_fft // 2 + 1, n_mels]``."""
     bins = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
-    edges = _mel_to_hz(
-        np.linspace(_hz_to_mel(np.array(f_min)), _hz_to_mel(np.array(f_max)), n_mels + 2)
+    mel_edges = np.linspace(
+        _hz_to_mel(np.array(f_min)), _hz_to_mel(np.array(f_max)), n_mels + 2, dtype=np.float64
     )
+    edges = _mel_to_hz(mel_edges)
     fb = np.zeros((bins.size, n_mels))
     for m in range(n_mels):
         lo, mid, hi = edges[m], edges[m + 1], edges[m + 2]
@@ -65,8 +66,9 @@ def frames_to_logmel(frames: FloatArray) -> FloatArray:
     """``[n, N_FFT]`` windows of samples -> ``[n, N_MELS]`` log-mel energies (float32)."""
     spec = np.fft.rfft(frames * _WINDOW, axis=1)
     power = (spec.real**2 + spec.imag**2).astype(np.float32) * _POWER_SCALE
-    mel = power @ _FILTERS
-    return np.log(np.maximum(mel, LOG_FLOOR)).astype(np.float32)
+    mel = np.matmul(power, _FILTERS, dtype=np.float32)
+    out: FloatArray = np.log(np.maximum(mel, LOG_FLOOR)).astype(np.float32)
+    return out
 
 
 def logmel(samples: FloatArray) -> FloatArray:

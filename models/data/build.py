@@ -1,0 +1,205 @@
+"""Build the train / val / eval audio sets: ``python -m models.data.build [--quick]``.
+
+Writes ``build/data/{train,val,eval}/`` (16 kHz mono int16 WAVs, ``labels.jsonl``,
+``SUMMARY.json``). Deterministic: every clip has its own seed ``[split seed, index]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .audio import write_wav
+from .contract import validate_record
+from .scenes import CLIP_MIX, make_clip, make_long_negative
+from .sources import REPO_ROOT, Pools, debian_versions, fetch_debian, load_pools
+from .splits import SEED_BASE
+from .writer import SplitWriter
+
+
+@dataclass(frozen=True)
+class Task:
+    index: int
+    recipe: str
+    duration: float  # 0 = draw 25-30 s (eval alarms)
+    alarm_mode: str = "train"
+
+
+def mix_plan(n: int, seed: int) -> list[str]:
+    """Exactly proportional recipe counts (largest remainder), shuffled with ``seed``."""
+    names = list(CLIP_MIX)
+    w = np.array([CLIP_MIX[k] for k in names])
+    w = w / w.sum() * n
+    counts = np.floor(w).astype(int)
+    for i in np.argsort(-(w - counts))[: n - counts.sum()]:
+        counts[i] += 1
+    plan = [name for name, c in zip(names, counts, strict=True) for _ in range(c)]
+    np.random.default_rng(seed).shuffle(plan)
+    return plan
+
+
+def plan_split(split: str, quick: bool) -> list[Task]:
+    if split in ("train", "val"):
+        n = {"train": 3000, "val": 400}[split]
+        if quick:
+            n = {"train": 150, "val": 40}[split]
+        return [Task(i, r, 10.0) for i, r in enumerate(mix_plan(n, SEED_BASE[split]))]
+    # eval: ~100 clips per event, confusers, and hours of long negative household audio
+    k = 10 if quick else 1
+    groups: list[tuple[str, int, float]] = [
+        ("smoke_t3", 35, 0.0),
+        ("smoke_lowfreq", 12, 0.0),
+        ("smoke_continuous", 13, 0.0),
+        ("smoke_real:(ID 0800)", 20, 0.0),
+        ("smoke_real:(ID 1153)", 20, 0.0),
+        ("co_t4", 100, 0.0),
+        ("glass_synth", 75, 10.0),
+        ("glass_real", 25, 10.0),
+        ("steps_synth", 65, 12.0),
+        ("steps_real", 35, 12.0),
+    ]
+    conf = [
+        "microwave",
+        "chirp",
+        "alarm_clock",
+        "ringtone",
+        "reversing",
+        "deb_beeper",
+        "metal_drop",
+        "dish_clink",
+        "door_slam",
+        "claps",
+        "thump",
+        "knocks",
+        "ticking",
+        "dripping",
+        "deb_impact",
+        "deb_tone",
+    ]
+    groups += [(c, 7, 20.0) for c in conf]
+    groups += [("noise_only", 10, 10.0), ("music", 10, 10.0), ("speech", 10, 10.0)]
+    tasks: list[Task] = []
+    for recipe, count, dur in groups:
+        for _ in range(max(1, count // k)):
+            tasks.append(Task(len(tasks), recipe, dur, "eval"))
+    n_long, long_dur = (2, 60.0) if quick else (40, 300.0)
+    for _ in range(n_long):
+        tasks.append(Task(len(tasks), "long_negative", long_dur, "eval"))
+    return tasks
+
+
+_POOLS: Pools | None = None
+_SPLIT = ""
+_OUT: Path | None = None
+
+
+def _init(pools: Pools, split: str, out: Path) -> None:
+    global _POOLS, _SPLIT, _OUT
+    _POOLS, _SPLIT, _OUT = pools, split, out
+    with contextlib.suppress(OSError):
+        os.nice(10)
+
+
+def _run_task(task: Task) -> dict[str, Any]:
+    assert _POOLS is not None and _OUT is not None
+    rng = np.random.default_rng([SEED_BASE[_SPLIT], task.index])
+    if task.recipe == "long_negative":
+        audio, rec = make_long_negative(rng, task.duration, _POOLS)
+    else:
+        dur = task.duration or float(np.round(rng.uniform(25, 30), 2))
+        audio, rec = make_clip(rng, task.recipe, dur, _POOLS, alarm_mode=task.alarm_mode)
+    name = f"{task.index:05d}.wav"
+    write_wav(_OUT / name, audio)
+    return {"file": name, "split": _SPLIT, **rec}
+
+
+def build_split(split: str, out_root: Path, pools: Pools, quick: bool, jobs: int) -> dict[str, Any]:
+    t0 = time.time()
+    tasks = plan_split(split, quick)
+    writer = SplitWriter(out_root, split)
+    if jobs > 1:
+        ctx = mp.get_context("fork")
+        with ctx.Pool(jobs, initializer=_init, initargs=(pools, split, writer.tmp)) as pool:
+            # long files first so that the workers finish together
+            order = sorted(tasks, key=lambda t: -t.duration)
+            for i, rec in enumerate(pool.imap_unordered(_run_task, order, chunksize=2)):
+                writer.records.append(rec)
+                _progress(split, i + 1, len(tasks), t0)
+    else:
+        _init(pools, split, writer.tmp)
+        for i, task in enumerate(tasks):
+            writer.records.append(_run_task(task))
+            _progress(split, i + 1, len(tasks), t0)
+    bad = [(r["file"], e) for r in writer.records if (e := validate_record(r))]
+    if bad:
+        raise SystemExit(f"[{split}] {len(bad)} invalid label records, e.g. {bad[:3]}")
+    extra = {"build_seconds": round(time.time() - t0, 1), "quick": quick, "seed": SEED_BASE[split]}
+    extra["debian_packages"] = debian_versions(REPO_ROOT / "build" / "debian")
+    summary = writer.close(pools.notes, extra)
+    print(
+        f"[{split}] {summary['files']} files, {summary['hours']} h "
+        f"({summary['negative_hours']} h non-positive), {summary['kinds']}, "
+        f"{time.time() - t0:.0f} s"
+    )
+    return summary
+
+
+def _progress(split: str, done: int, total: int, t0: float) -> None:
+    if done % 200 == 0 or done == total:
+        print(f"  [{split}] {done}/{total}  {time.time() - t0:.0f} s", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "data")
+    ap.add_argument("--quick", action="store_true", help="small sets (CI / tests)")
+    ap.add_argument("--splits", default="train,val,eval")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--synthetic-only", action="store_true", help="no real recordings")
+    ap.add_argument("--no-fetch", action="store_true", help="do not apt-get download")
+    args = ap.parse_args(argv)
+    build_root = REPO_ROOT / "build"
+    t0 = time.time()
+    notes: list[str] = []
+    if not args.synthetic_only and not args.no_fetch:
+        notes = fetch_debian(build_root / "debian")
+        for n in notes:
+            print(f"NOTE: {n}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    for split in args.splits.split(","):
+        pools = load_pools(split, build_root, with_real=not args.synthetic_only)
+        pools.notes = notes + pools.notes
+        build_split(split, args.out, pools, args.quick, args.jobs)
+    leaks = held_out_leaks(args.out)
+    if leaks:
+        print(f"ERROR: eval sources also used in train/val: {sorted(leaks)}")
+        return 1
+    print(f"done in {time.time() - t0:.0f} s -> {args.out}")
+    return 0
+
+
+def held_out_leaks(out: Path) -> set[str]:
+    """Real (non-synthetic) sources of eval that also occur in train or val."""
+    real: dict[str, set[str]] = {}
+    for split in ("train", "val", "eval"):
+        summary = out / split / "SUMMARY.json"
+        if summary.exists():
+            names = json.loads(summary.read_text())["sources"]
+            real[split] = {k for k in names if not k.startswith(("synth:", "noise:"))}
+    if "eval" not in real:
+        return set()
+    return real["eval"] & (real.get("train", set()) | real.get("val", set()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

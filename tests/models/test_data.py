@@ -1,0 +1,126 @@
+"""The data builder's label contract and split rules (pure Python, no audio libraries)."""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from models.data import splits
+from models.data.contract import validate_record
+
+
+def _record(**over: object) -> dict[str, object]:
+    rec: dict[str, object] = {
+        "file": "00000.wav",
+        "split": "train",
+        "source": "synth:t3",
+        "duration": 10.0,
+        "events": [
+            {
+                "event": "smoke_alarm",
+                "start": 1.0,
+                "end": 3.5,
+                "pattern": "T3",
+                "on": [[1.0, 1.5], [2.0, 2.5], [3.0, 3.5]],
+            }
+        ],
+        "kind": "positive",
+    }
+    rec.update(over)
+    return rec
+
+
+def test_valid_record_passes() -> None:
+    assert validate_record(_record()) == []
+    assert validate_record(_record(events=[], kind="negative")) == []
+
+
+@pytest.mark.parametrize(
+    ("over", "problem"),
+    [
+        ({"kind": "negative"}, "positive"),
+        ({"split": "test"}, "split"),
+        ({"duration": 2.0}, "outside"),
+        (
+            {
+                "events": [
+                    {"event": "smoke", "start": 1.0, "end": 1.5, "pattern": "T3", "on": [[1, 1.5]]}
+                ]
+            },
+            "unknown",
+        ),
+        (
+            {
+                "events": [
+                    {
+                        "event": "co_alarm",
+                        "start": 0.5,
+                        "end": 1.5,
+                        "pattern": "T4",
+                        "on": [[1.0, 1.5]],
+                    }
+                ]
+            },
+            "first/last",
+        ),
+        (
+            {
+                "events": [
+                    {
+                        "event": "beeping_appliance",
+                        "start": 1.0,
+                        "end": 1.2,
+                        "pattern": "microwave",
+                        "on": [[1.0, 1.2]],
+                    }
+                ]
+            },
+            "positive",
+        ),
+    ],
+)
+def test_invalid_records_are_reported(over: dict[str, object], problem: str) -> None:
+    errors = validate_record(_record(**over))
+    assert any(problem in e for e in errors), errors
+
+
+def test_held_out_alarms_only_in_eval() -> None:
+    where = defaultdict(set)
+    for name, split, _, _ in splits.ALARM_FILES:
+        where[name].add(split)
+    assert where["ALRMElec_Smoke detector alarm (ID 0800)_BSB.wav"] == {"eval"}
+    assert where["ALRMElec_Smoke detector alarm 3 (ID 1153)_BSB.wav"] == {"eval"}
+    training = {n for n, s, _, _ in splits.ALARM_FILES if s in ("train", "val")}
+    assert not training & {n for n, s, _, _ in splits.ALARM_FILES if s == "eval"}
+
+
+def test_music_speech_split_by_file() -> None:
+    sets = [set(splits.MUSIC_SPEECH[s]) for s in splits.SPLITS]
+    assert all(sets)
+    assert not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
+
+
+def test_debian_files_in_one_split_each() -> None:
+    seen: dict[str, str] = {}
+    for pkg, path, _role, split in splits.DEBIAN_FILES:
+        key = f"{pkg}/{path}"
+        assert key not in seen, f"{key} in {seen.get(key)} and {split}"
+        seen[key] = split
+        assert split in splits.SPLITS
+    roles_eval = {r for _, _, r, s in splits.DEBIAN_FILES if s == "eval"}
+    assert {"glass", "neg_impact", "ringtone"} <= roles_eval
+
+
+def test_espeak_voices_and_sentences_differ_between_train_and_eval() -> None:
+    for table in (splits.ESPEAK_VOICES, splits.ESPEAK_SENTENCES):
+        assert not set(table["train"]) & set(table["eval"])
+        assert not set(table["val"]) & set(table["eval"])
+
+
+def test_split_seeds_differ() -> None:
+    assert len(set(splits.SEED_BASE.values())) == len(splits.SPLITS)
