@@ -94,7 +94,10 @@ class LogMelStream:
         if n <= 0:
             self._buf = buf
             return np.zeros((0, N_MELS), dtype=np.float32)
-        windows = np.lib.stride_tricks.sliding_window_view(buf, N_FFT)[::HOP][:n]
+        # A read-only strided view: frame k is buf[k * HOP : k * HOP + N_FFT] (no copy).
+        windows: FloatArray = np.ndarray(
+            (n, N_FFT), np.float32, buf, 0, (HOP * buf.itemsize, buf.itemsize)
+        )
         out = frames_to_logmel(windows)
         self._buf = buf[n * HOP :].copy()
         return out
