@@ -1,0 +1,1 @@
+"""Developer tools: the demo Wyoming satellite and helpers used by ``scripts/develop``."""
