@@ -259,6 +259,26 @@ def test_glass_break_on_within_2_s() -> None:
     assert abs(on[0].start - 3.0) < 0.1
 
 
+def test_glass_head_stuck_high_turns_off_and_does_not_refire() -> None:
+    """A score that never falls (a misread noise source) is one capped episode, not 'on' forever."""
+    sc = Scores(90.0)
+    sc.add("glass_break", 2.0, 90.0, 0.9)
+    dets = [d for d in run(sc) if d.event == "glass_break"]
+    assert [d.active for d in dets][:2] == [True, False]
+    assert len(ons(dets)) == 1
+    off = dets[1]
+    assert off.time - off.start <= 5.0 + 5.0 + 1.0  # capped evidence span + hold + one chunk
+
+
+def test_glass_rearms_after_the_head_goes_quiet() -> None:
+    sc = Scores(60.0)
+    sc.add("glass_break", 2.0, 30.0, 0.9)
+    sc.add("glass_break", 45.0, 46.5, 0.9)
+    on = ons(run(sc), "glass_break")
+    assert len(on) == 2
+    assert abs(on[1].start - 45.0) < 0.1
+
+
 def test_short_clink_is_not_glass() -> None:
     sc = Scores(20.0)
     for k in range(5):

@@ -89,6 +89,7 @@ CONT_BAD_BEEPS: Final = 1  # non-alarm-like beeps in a row that a run survives
 CONT_GOOD_SHARE: Final = 0.75  # ... as long as most of its beeps are alarm-like
 
 GLASS_WINDOW_S: Final = 1.0  # impact + shatter: evidence frames counted over the last second
+GLASS_MAX_S: Final = 5.0  # a break is over in 2-3 s: evidence later than this extends nothing
 
 STEP_REFRACTORY: Final = 0.25
 STEP_INTERVAL: Final = (0.3, 1.0)
@@ -630,6 +631,7 @@ class Aggregation:
         self._beeps: deque[Beep] = deque(maxlen=BEEP_CAPACITY)
         self._steps: deque[tuple[float, float]] = deque(maxlen=STEP_CAPACITY)
         self._glass_tail: npt.NDArray[np.float64] = np.zeros(0)
+        self._glass_capped = False
         self._episodes = {e: _Episode() for e in EVENTS}
         self._time = 0.0
         self._beeps_changed = False
@@ -644,6 +646,7 @@ class Aggregation:
         self._beeps.clear()
         self._steps.clear()
         self._glass_tail = np.zeros(0)
+        self._glass_capped = False
         self._episodes = {e: _Episode() for e in EVENTS}
         self._time = 0.0
         self._last_beep_off = -math.inf
@@ -819,6 +822,7 @@ class Aggregation:
         p = self.params["glass_break"]
         w = self._window
         if not ep.active and g_peak < p.threshold:
+            self._glass_capped = False  # the head went quiet: glass can be heard again
             if g.size >= w - 1:
                 self._glass_tail = g[g.size - (w - 1) :]
             else:
@@ -832,11 +836,22 @@ class Aggregation:
         if ep.active:
             hits = np.flatnonzero(above[n_old:])
             if hits.size:
-                ep.last = float(times[hits[-1]])
+                t_hit = float(times[hits[-1]])
+                if t_hit - ep.start <= GLASS_MAX_S:
+                    ep.last = t_hit
+                else:  # glass is over in seconds: a score that stays up is not one more window
+                    self._glass_capped = True
             if now - ep.last > p.hold_s:
                 out.append(self._off("glass_break", now))
                 self._glass_tail = np.zeros(0)
             return out
+        if self._glass_capped:
+            # After a capped episode, re-arm only once the head has gone quiet for a while.
+            hits = np.flatnonzero(above[n_old:])
+            if hits.size:
+                ep.consumed = float(times[hits[-1]])
+                return out
+            self._glass_capped = False
         if not above[n_old:].any():
             return out
         csum = np.concatenate(([0], np.cumsum(above)))
