@@ -1,0 +1,1 @@
+"""Tests of the reference verifier server and the integration's verifier client."""
