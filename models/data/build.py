@@ -21,7 +21,7 @@ import numpy as np
 
 from .audio import write_wav
 from .contract import validate_record
-from .scenes import CLIP_MIX, make_clip, make_long_negative
+from .scenes import CLIP_MIX, CONFUSER_RECIPES, make_clip, make_long_negative
 from .sources import REPO_ROOT, Pools, debian_versions, fetch_debian, load_pools
 from .splits import SEED_BASE
 from .writer import SplitWriter
@@ -68,25 +68,7 @@ def plan_split(split: str, quick: bool) -> list[Task]:
         ("steps_synth", 65, 12.0),
         ("steps_real", 35, 12.0),
     ]
-    conf = [
-        "microwave",
-        "chirp",
-        "alarm_clock",
-        "ringtone",
-        "reversing",
-        "deb_beeper",
-        "metal_drop",
-        "dish_clink",
-        "door_slam",
-        "claps",
-        "thump",
-        "knocks",
-        "ticking",
-        "dripping",
-        "deb_impact",
-        "deb_tone",
-    ]
-    groups += [(c, 7, 20.0) for c in conf]
+    groups += [(c, 7, 20.0) for c in CONFUSER_RECIPES]
     groups += [("noise_only", 10, 10.0), ("music", 10, 10.0), ("speech", 10, 10.0)]
     tasks: list[Task] = []
     for recipe, count, dur in groups:

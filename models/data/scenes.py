@@ -343,7 +343,7 @@ def _kind(events: list[dict[str, object]], placed: list[Placed]) -> str:
 # ------------------------------------------------------------------ long negative files
 
 
-NEG_RECIPES = [
+CONFUSER_RECIPES = [
     "microwave",
     "chirp",
     "alarm_clock",
@@ -360,10 +360,8 @@ NEG_RECIPES = [
     "dripping",
     "deb_impact",
     "deb_tone",
-    "speech",
-    "speech",
-    "speech",
 ]
+NEG_RECIPES = [*CONFUSER_RECIPES, "speech", "speech", "speech"]
 
 
 def make_long_negative(
