@@ -107,3 +107,4 @@ def test_real_t3_recording_is_smoke() -> None:
     on = ons(det.feed(rec.pcm, rec.fmt) + det.flush())
     assert [o.event for o in on][:1] == ["smoke_alarm"], on
     assert on[0].time <= 10.0
+    assert on[0].pattern == "T3", on[0]

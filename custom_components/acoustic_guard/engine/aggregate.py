@@ -808,7 +808,10 @@ class Aggregation:
                 [b for b in self._beeps if b.on > ep.consumed], now, p, open_since
             )
             if cont.evidence >= p.sustained_s:
-                out.append(self._on(event, now, cont, "continuous", last))
+                # Sustained beeping that already shows a whole T3 group is a T3 alarm heard
+                # before its second cycle: name the pattern for what it is.
+                pattern = "T3" if ev.evidence >= 1.0 else "continuous"
+                out.append(self._on(event, now, cont, pattern, last))
         return out
 
     def _glass(
