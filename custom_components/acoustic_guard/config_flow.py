@@ -65,17 +65,23 @@ from .verification import VerifierError, endpoint_url
 _LOGGER = logging.getLogger(__name__)
 
 
+def box_number(low: float, high: float, unit: str | None = None) -> selector.NumberSelector:
+    """A whole-number input box from ``low`` to ``high`` (optionally with a unit)."""
+    config = selector.NumberSelectorConfig(
+        min=low, max=high, step=1, mode=selector.NumberSelectorMode.BOX
+    )
+    if unit is not None:
+        config["unit_of_measurement"] = unit
+    return selector.NumberSelector(config)
+
+
 def _satellite_schema(defaults: Mapping[str, Any]) -> vol.Schema:
     return vol.Schema(
         {
             vol.Required(CONF_NAME, default=defaults.get(CONF_NAME, "")): selector.TextSelector(),
             vol.Required(CONF_HOST, default=defaults.get(CONF_HOST, "")): selector.TextSelector(),
-            vol.Required(
-                CONF_PORT, default=defaults.get(CONF_PORT, DEFAULT_PORT)
-            ): selector.NumberSelector(
-                selector.NumberSelectorConfig(
-                    min=1, max=65535, step=1, mode=selector.NumberSelectorMode.BOX
-                )
+            vol.Required(CONF_PORT, default=defaults.get(CONF_PORT, DEFAULT_PORT)): box_number(
+                1, 65535
             ),
         }
     )
@@ -253,44 +259,20 @@ class AcousticGuardOptionsFlow(OptionsFlow):
             vol.Optional(
                 CONF_HOLD_TIME, description={"suggested_value": options.get(CONF_HOLD_TIME)}
             )
-        ] = selector.NumberSelector(
-            selector.NumberSelectorConfig(
-                min=MIN_HOLD_TIME,
-                max=MAX_HOLD_TIME,
-                step=1,
-                unit_of_measurement="s",
-                mode=selector.NumberSelectorMode.BOX,
-            )
-        )
+        ] = box_number(MIN_HOLD_TIME, MAX_HOLD_TIME, "s")
         # Detection clips: retention (issue 5 part 3).
         schema[
             vol.Required(
                 CONF_CLIP_MAX_AGE_DAYS,
                 default=options.get(CONF_CLIP_MAX_AGE_DAYS, DEFAULT_CLIP_MAX_AGE_DAYS),
             )
-        ] = selector.NumberSelector(
-            selector.NumberSelectorConfig(
-                min=1,
-                max=3650,
-                step=1,
-                unit_of_measurement="d",
-                mode=selector.NumberSelectorMode.BOX,
-            )
-        )
+        ] = box_number(1, 3650, "d")
         schema[
             vol.Required(
                 CONF_CLIP_MAX_SIZE_MB,
                 default=options.get(CONF_CLIP_MAX_SIZE_MB, DEFAULT_CLIP_MAX_SIZE_MB),
             )
-        ] = selector.NumberSelector(
-            selector.NumberSelectorConfig(
-                min=1,
-                max=100000,
-                step=1,
-                unit_of_measurement="MB",
-                mode=selector.NumberSelectorMode.BOX,
-            )
-        )
+        ] = box_number(1, 100000, "MB")
         schema[vol.Optional(SECTION_GUARD, default={})] = section(
             _guard_schema(options), {"collapsed": True}
         )
@@ -359,11 +341,7 @@ def _verifier_schema(options: Mapping[str, Any]) -> vol.Schema:
         vol.Required(
             CONF_VERIFIER_TIMEOUT,
             default=options.get(CONF_VERIFIER_TIMEOUT, DEFAULT_VERIFIER_TIMEOUT),
-        ): selector.NumberSelector(
-            selector.NumberSelectorConfig(
-                min=1, max=60, step=1, unit_of_measurement="s", mode=selector.NumberSelectorMode.BOX
-            )
-        ),
+        ): box_number(1, 60, "s"),
         vol.Optional(
             CONF_VERIFIER_CA_FILE, description=_suggested(options, CONF_VERIFIER_CA_FILE)
         ): selector.TextSelector(),
