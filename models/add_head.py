@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 
 from models import export as ex  # noqa: E402
 from models.net import CONTEXT, CONV, HEADS, HIDDEN, N_MELS, AcousticGuardNet  # noqa: E402
-from models.train import Clip, auc, f1_at, load_split, make_batch  # noqa: E402
+from models.train import Clip, auc, f1_at, length_batches, load_split, make_batch  # noqa: E402
 
 
 def _one(c: Clip, j: int) -> Clip:
@@ -45,16 +45,11 @@ def _one(c: Clip, j: int) -> Clip:
 def _val_logits(net: AcousticGuardNet, clips: list[Clip]) -> tuple[np.ndarray, np.ndarray]:
     """Logits of every head over every val clip (clips of one length batched), and labels."""
     out, lab = [], []
-    by_len: dict[int, list[Clip]] = {}
-    for c in clips:
-        by_len.setdefault(c.feats.shape[0], []).append(c)
     with torch.no_grad():
-        for group in by_len.values():
-            for i in range(0, len(group), 64):
-                g = group[i : i + 64]
-                x = torch.from_numpy(np.stack([c.feats for c in g]))
-                out.append(net.logits(x).reshape(-1, len(net.head_names)).numpy())
-                lab.append(np.concatenate([c.target[:, 0] for c in g]))
+        for g in length_batches(clips):
+            x = torch.from_numpy(np.stack([c.feats for c in g]))
+            out.append(net.logits(x).reshape(-1, len(net.head_names)).numpy())
+            lab.append(np.concatenate([c.target[:, 0] for c in g]))
     return np.concatenate(out), np.concatenate(lab)
 
 

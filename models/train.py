@@ -33,6 +33,7 @@ import math
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -278,6 +279,16 @@ def f1_at(scores: np.ndarray, labels: np.ndarray, thr: float) -> float:
     return 2 * tp / denom if denom else float("nan")
 
 
+def length_batches(clips: list[Clip], size: int = 64) -> Iterator[list[Clip]]:
+    """Whole clips in batches of equal length (no padding), ``size`` at most per batch."""
+    by_len: dict[int, list[Clip]] = {}
+    for c in clips:
+        by_len.setdefault(c.feats.shape[0], []).append(c)
+    for group in by_len.values():
+        for i in range(0, len(group), size):
+            yield group[i : i + size]
+
+
 def evaluate(
     net: AcousticGuardNet, clips: list[Clip], pos_weight: torch.Tensor
 ) -> tuple[float, dict[str, Any]]:
@@ -286,22 +297,17 @@ def evaluate(
     loss_fn = nn.BCEWithLogitsLoss(reduction="none", pos_weight=pos_weight)
     total, weight = 0.0, 0.0
     all_s, all_y, all_m = [], [], []
-    by_len: dict[int, list[Clip]] = {}
-    for c in clips:
-        by_len.setdefault(c.feats.shape[0], []).append(c)
     with torch.no_grad():
-        for group in by_len.values():
-            for i in range(0, len(group), 64):
-                g = group[i : i + 64]
-                x = torch.from_numpy(np.stack([c.feats for c in g]))
-                y = torch.from_numpy(np.stack([c.target for c in g]))
-                m = torch.from_numpy(np.stack([c.mask for c in g]))
-                logit = net.logits(x)
-                total += float((loss_fn(logit, y) * m).sum())
-                weight += float(m.sum())
-                all_s.append(torch.sigmoid(logit).reshape(-1, y.shape[-1]).numpy())
-                all_y.append(y.reshape(-1, y.shape[-1]).numpy())
-                all_m.append(m.reshape(-1, y.shape[-1]).numpy())
+        for g in length_batches(clips):
+            x = torch.from_numpy(np.stack([c.feats for c in g]))
+            y = torch.from_numpy(np.stack([c.target for c in g]))
+            m = torch.from_numpy(np.stack([c.mask for c in g]))
+            logit = net.logits(x)
+            total += float((loss_fn(logit, y) * m).sum())
+            weight += float(m.sum())
+            all_s.append(torch.sigmoid(logit).reshape(-1, y.shape[-1]).numpy())
+            all_y.append(y.reshape(-1, y.shape[-1]).numpy())
+            all_m.append(m.reshape(-1, y.shape[-1]).numpy())
     s, y_, m_ = np.concatenate(all_s), np.concatenate(all_y), np.concatenate(all_m)
     metrics: dict[str, Any] = {}
     for j, name in enumerate(net.head_names):
