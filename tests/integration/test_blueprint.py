@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from homeassistant.components import media_source
@@ -203,6 +204,20 @@ async def test_alarm_recording_end_to_end_sounds_the_siren(
     assert await async_setup_component(hass, "media_source", {})
     root = await media_source.async_browse_media(hass, f"media-source://{DOMAIN}")
     assert root.children
+    # The notification's link opens the media browser at the day's folder holding the clip:
+    # every path segment is "<media type>,<media id>" (URL-encoded) of a browsable folder.
+    link = message["data"]["url"]
+    assert message["data"]["clickAction"] == link
+    segments = [unquote(s) for s in link.removeprefix("/media-browser/browser/").split("/")]
+    assert len(segments) == 3, link
+    folder = None
+    for i, segment in enumerate(segments):
+        media_type, media_id = segment.split(",", 1)
+        folder = await media_source.async_browse_media(hass, media_id)
+        if i:  # the Acoustic Guard root is linked as the frontend names it ("app")
+            assert folder.media_content_type == media_type
+    assert folder is not None
+    assert data["clip"] in [child.media_content_id for child in folder.children or []]
     # ... and the delete action removes it.
     await hass.services.async_call(
         DOMAIN, "delete_clip", {"media_content_id": data["clip"]}, blocking=True
