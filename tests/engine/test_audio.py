@@ -203,3 +203,53 @@ def test_resampler_passband_is_flat_to_6_khz(rate: int) -> None:
         out = to_16k_mono(encode(tone(freq, rate, 0.5), fmt), fmt)
         gain_db = 20 * np.log10(rms(out[1600:]) / (0.5 / np.sqrt(2)))
         assert abs(gain_db) < 0.5, (freq, gain_db)
+
+
+def test_converter_takes_any_bytes_like_without_copies_changing_a_bit() -> None:
+    """bytes, bytearray and memoryviews (also strided or typed ones) give the same samples."""
+    fmt = AudioFormat(rate=48_000, width=2, channels=2)
+    x = tone(3100.0, 48_000, 0.3)
+    pcm = encode(np.stack((x, 0.5 * x), axis=1), fmt)
+    whole = to_16k_mono(pcm, fmt)
+    doubled = bytes(b for pair in zip(pcm, bytes(len(pcm)), strict=True) for b in pair)
+    typed = memoryview(np.frombuffer(pcm, dtype="<i2").copy())  # format "h", not bytes
+    for buf in (bytearray(pcm), memoryview(pcm), memoryview(doubled)[::2], typed):
+        conv = AudioConverter()
+        head = conv.convert(buf, fmt)
+        assert np.array_equal(np.concatenate((head, conv.flush())), whole)
+    # The converter never keeps a view of the caller's buffer: reusing it changes nothing.
+    conv = AudioConverter()
+    scratch = bytearray(pcm[:4001])
+    first = conv.convert(scratch, fmt).copy()
+    scratch[:] = bytes(len(scratch))
+    rest = conv.convert(pcm[4001:], fmt)
+    streamed = np.concatenate((first, rest, conv.flush()))
+    assert np.array_equal(streamed, whole)
+
+
+def _high_pass_reference(x: np.ndarray) -> np.ndarray:
+    """The documented DC blocker written out plainly (one pass over whole blocks)."""
+    hp = HighPass()
+    n = x.size // 320 * 320
+    blocks = x[:n].reshape(-1, 320)
+    m, ends = 0.0, [0.0]
+    for s in (blocks * hp._weights).sum(axis=1).tolist():
+        m = hp._a_block * m + s
+        ends.append(m)
+    dc = np.array(ends, dtype=np.float32)
+    est = (dc[1:, None] - dc[:-1, None]) * hp._ramp + dc[:-1, None]
+    return (blocks - est).reshape(-1)
+
+
+def test_high_pass_is_chunk_invariant_and_matches_its_formula() -> None:
+    rng = np.random.default_rng(11)
+    x = (0.2 + rng.uniform(-0.5, 0.5, 16_000)).astype(np.float32)
+    hp = HighPass()
+    pieces, pos = [], 0
+    while pos < x.size:
+        n = int(rng.integers(1, 900))
+        pieces.append(hp.process(x[pos : pos + n]))
+        pos += n
+    streamed = np.concatenate(pieces)
+    assert streamed.size == x.size // 320 * 320
+    assert np.array_equal(streamed, _high_pass_reference(x))

@@ -172,3 +172,24 @@ def test_stream_start_only_primes_the_model(ort_model: Model) -> None:
     assert np.array_equal(raw[1], scores[1])  # the state was primed all the same
     with pytest.raises(ValueError, match="warmup_s"):
         Detector(ort_model, warmup_s=-1.0)
+
+
+def test_48k_stereo_chunking_never_changes_scores(ort_model: Model) -> None:
+    """The satellite format (48 kHz int16 stereo) in 100 ms chunks, odd pieces or at once."""
+    fmt = AudioFormat(rate=48_000, width=2, channels=2)
+    rng = np.random.default_rng(21)
+    left = tone(3100.0, 48_000, 3.0, amp=0.3) + 0.05 * rng.standard_normal(144_000)
+    pcm = encode(np.stack((left, 0.5 * left), axis=1), fmt)
+    whole, whole_dets, _ = run(ort_model, [pcm], fmt)
+    step = 19_200  # 100 ms
+    tenths, tenth_dets, det = run(
+        ort_model, [pcm[i : i + step] for i in range(0, len(pcm), step)], fmt
+    )
+    sizes = rng.integers(1, 50_000, 40) | 1
+    cuts = [int(c) for c in np.cumsum(sizes) if c < len(pcm)]
+    odd = [pcm[a:b] for a, b in zip((0, *cuts), (*cuts, len(pcm)), strict=True)]
+    odd_scores, odd_dets, _ = run(ort_model, odd, fmt)
+    assert whole.shape == (150, len(ort_model.head_names))
+    assert np.array_equal(tenths, whole) and np.array_equal(odd_scores, whole)
+    assert tenth_dets == whole_dets == odd_dets
+    assert det.stats.samples_in == 144_000

@@ -10,7 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from custom_components.acoustic_guard.engine.features import logmel
+from custom_components.acoustic_guard.engine.features import (
+    _FILTERS,
+    _POWER_SCALE,
+    _WINDOW,
+    HOP,
+    LOG_FLOOR,
+    N_FFT,
+    frames_to_logmel,
+    logmel,
+)
 from custom_components.acoustic_guard.engine.runtime import (
     MODEL_DIR,
     Model,
@@ -105,3 +114,18 @@ def test_missing_or_broken_model_files_raise_model_error(tmp_path: Path) -> None
     with pytest.raises(ModelError, match="unknown runtime"):
         load_model(MODEL_DIR, "tensorflow")
     assert issubclass(ModelError, ValueError)
+
+
+def test_logmel_is_exactly_the_reference_formula(alarm_wav: Path) -> None:
+    """The streamlined front end computes bit for bit what training's formula computes."""
+    x = load_16k(alarm_wav)[: 3 * 16_000]
+    buf = np.concatenate((np.zeros(N_FFT - HOP, dtype=np.float32), x))
+    n = (buf.size - (N_FFT - HOP)) // HOP
+    frames = np.stack([buf[k * HOP : k * HOP + N_FFT] for k in range(n)])
+    spec = np.fft.rfft(frames * _WINDOW, axis=1)
+    power = (spec.real**2 + spec.imag**2).astype(np.float32) * _POWER_SCALE
+    mel = np.matmul(power, _FILTERS, dtype=np.float32)
+    expected = np.log(np.maximum(mel, LOG_FLOOR)).astype(np.float32)
+    assert np.array_equal(frames_to_logmel(frames), expected)
+    assert np.array_equal(logmel(x), expected)
+    assert frames_to_logmel(frames[:0]).shape == (0, 40)

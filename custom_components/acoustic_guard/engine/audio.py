@@ -63,7 +63,7 @@ def validate_format(fmt: AudioFormat) -> None:
         raise AudioError(f"{fmt.channels} channels unsupported (1-{MAX_CHANNELS})")
 
 
-def decode_pcm(data: bytes, fmt: AudioFormat) -> FloatArray:
+def decode_pcm(data: bytes | memoryview, fmt: AudioFormat) -> FloatArray:
     """Whole sample frames of little-endian PCM -> float32 ``[n_frames, channels]``.
 
     Integer formats are scaled to [-1, 1); float32 is returned as is (may hold NaN/inf).
@@ -97,7 +97,7 @@ _INT_DTYPES: Final[dict[int, np.dtype[np.integer]]] = {
 _FULL_SCALE: Final = {1: 128.0, 2: 32768.0, 3: 8388608.0, 4: 2147483648.0}
 
 
-def decode_mono(data: bytes, fmt: AudioFormat) -> FloatArray:
+def decode_mono(data: bytes | memoryview, fmt: AudioFormat) -> FloatArray:
     """Whole sample frames -> mono float32 (fused decode + channel average, fewer passes)."""
     if fmt.is_float or fmt.width == 3:
         return mix_to_mono(decode_pcm(data, fmt))
@@ -173,20 +173,24 @@ class HighPass:
         if n_blocks == 0:
             self._pending = buf.copy()
             return np.zeros(0, dtype=np.float32)
-        blocks = buf[: n_blocks * HP_BLOCK].reshape(n_blocks, HP_BLOCK)
-        sums = (blocks * self._weights).sum(axis=1).tolist()
+        cut = n_blocks * HP_BLOCK
+        blocks = buf[:cut].reshape(n_blocks, HP_BLOCK)
+        work: FloatArray = blocks * self._weights
         m = self._dc
         ends = [m]
         ab = self._a_block
-        for s in sums:
+        for s in work.sum(axis=1).tolist():
             m = ab * m + s
             ends.append(m)
         dc = np.array(ends, dtype=np.float32)
         start = dc[:-1, None]
-        est = (dc[1:, None] - start) * self._ramp + start
-        y: FloatArray = (blocks - est).reshape(-1).astype(np.float32, copy=False)
+        # est = (end - start) * ramp + start, then y = x - est, in the one work buffer.
+        np.multiply(dc[1:, None] - start, self._ramp, out=work)
+        work += start
+        np.subtract(blocks, work, out=work)
         self._dc = m
-        self._pending = buf[n_blocks * HP_BLOCK :].copy()
+        self._pending = buf[cut:].copy()
+        y: FloatArray = work.reshape(-1).astype(np.float32, copy=False)
         return y
 
     def flush(self) -> FloatArray:
@@ -247,9 +251,14 @@ class AudioConverter:
             validate_format(fmt)
             pieces.append(self._change_format(fmt))
         frame = fmt.width * fmt.channels
-        data = self._carry + bytes(pcm) if self._carry else bytes(pcm)
+        # No copies on the usual path (no partial frame carried over): decode reads the
+        # caller's buffer through a memoryview; only a trailing partial frame is kept.
+        if self._carry or (isinstance(pcm, memoryview) and not pcm.c_contiguous):
+            data = memoryview(self._carry + bytes(pcm))
+        else:
+            data = memoryview(pcm).cast("B")
         n_whole = len(data) // frame * frame
-        self._carry = data[n_whole:]
+        self._carry = bytes(data[n_whole:])
         if n_whole:
             mono = decode_mono(data[:n_whole], fmt)
             self._samples_in += n_whole // frame

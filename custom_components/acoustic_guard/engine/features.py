@@ -64,10 +64,17 @@ _POWER_SCALE = np.float32(4.0 / float(np.sum(_WINDOW) ** 2))
 
 def frames_to_logmel(frames: FloatArray) -> FloatArray:
     """``[n, N_FFT]`` windows of samples -> ``[n, N_MELS]`` log-mel energies (float32)."""
+    # complex64 with numpy 2 (complex128 with numpy 1.x) [n, N_FFT // 2 + 1]
     spec = np.fft.rfft(frames * _WINDOW, axis=1)
-    power = (spec.real**2 + spec.imag**2).astype(np.float32) * _POWER_SCALE
-    mel = np.matmul(power, _FILTERS, dtype=np.float32)
-    out: FloatArray = np.log(np.maximum(mel, LOG_FLOOR)).astype(np.float32)
+    # |X|^2 = re*re + im*im on the interleaved real view: the same operations as
+    # ``spec.real**2 + spec.imag**2``, with fewer temporary arrays.
+    parts = spec.view(spec.real.dtype).reshape(spec.shape[0], spec.shape[1], 2)
+    sq = parts * parts
+    power: FloatArray = (sq[:, :, 0] + sq[:, :, 1]).astype(np.float32, copy=False)
+    power *= _POWER_SCALE
+    mel: FloatArray = np.matmul(power, _FILTERS, dtype=np.float32)
+    np.maximum(mel, LOG_FLOOR, out=mel)
+    out: FloatArray = np.log(mel, out=mel)
     return out
 
 
