@@ -38,7 +38,7 @@ import sys
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -240,6 +240,11 @@ def params_for(
 # ----------------------------------------------------------------------------- segmentation
 
 
+def _frame_time(t_end: float, n: int, i: int, hop: float) -> float:
+    """End time of frame ``i`` of the ``n`` frames of a chunk ending at ``t_end``."""
+    return t_end - (n - 1 - i) * hop
+
+
 class Segment(NamedTuple):
     """A run of frames above a hysteresis threshold (times in stream seconds)."""
 
@@ -288,75 +293,68 @@ class _Segmenter:
     def feed(
         self,
         x: npt.NDArray[np.float64],
-        stats: npt.NDArray[np.float64],
-        times: npt.NDArray[np.float64],
+        stats: npt.NDArray[np.float64] | None,
+        t_end: float,
         hop: float,
     ) -> list[Segment]:
-        """Frames ``x`` (``stats`` rows, end ``times``) -> the segments closed by them."""
-        n = x.size
-        if n == 0:
+        """Frames ``x`` (``stats`` rows) ending at ``t_end`` -> the segments closed by them.
+
+        ``stats`` None: no statistics (every mean is 0).
+        """
+        xs = cast("list[float]", x.tolist())
+        runs = self._runs(xs)
+        if not runs:
             return []
-        code = np.full(n, -1, dtype=np.int8)
-        code[x >= self.high] = 1
-        code[x < self.low] = 0
-        idx = np.where(code >= 0, np.arange(n), -1)
-        np.maximum.accumulate(idx, out=idx)
-        state = np.where(idx >= 0, code[np.maximum(idx, 0)] == 1, self._active)
-        prev = np.concatenate(([self._active], state[:-1]))
-        if not state.any() and not self._active:
-            return []
-        starts = np.flatnonzero(state & ~prev)
-        ends = np.flatnonzero(~state & prev)  # first frame after a segment
-        csum = np.vstack((np.zeros((1, stats.shape[1])), np.cumsum(stats, axis=0)))
+        n = len(xs)
+        # A run's sums are differences of the chunk's cumulative sums (row 0: before frame 0).
+        csum: npt.NDArray[np.float64] | None = None
+        if stats is not None and any(b > a for a, b, _ in runs):
+            csum = np.zeros((n + 1, stats.shape[1]))
+            np.cumsum(stats, axis=0, out=csum[1:])
         closed: list[Segment] = []
-        pieces: list[tuple[int, int, bool]] = []  # [a, b) and whether it continues the open one
-        si = 0
-        ei = 0
-        pos = 0
-        active = self._active
-        while True:
-            if active:
-                b = int(ends[ei]) if ei < ends.size else n
-                pieces.append((pos, b, pos == 0 and self._active))
-                ei += 1
-                if b >= n:
-                    break
-                pos = b
-                active = False
-            else:
-                while si < starts.size and starts[si] < pos:
-                    si += 1
-                if si >= starts.size:
-                    break
-                pos = int(starts[si])
-                si += 1
-                active = True
-        for a, b, cont in pieces:
+        for a, b, cont in runs:
             if b > a:
-                seg = x[a:b]
-                k = int(np.argmax(seg))
-                peak = float(seg[k])
-                sums = csum[b] - csum[a]
+                seg = xs[a:b]
+                peak = max(seg)
+                peak_t = _frame_time(t_end, n, a + seg.index(peak), hop)  # its first frame
+                sums = csum[b] - csum[a] if csum is not None else np.zeros(self._sums.size)
                 if cont:
                     self._sums += sums
                     self._n += b - a
                     if peak > self._peak:
-                        self._peak, self._peak_t = peak, float(times[a + k])
+                        self._peak, self._peak_t = peak, peak_t
                 else:
-                    self._on = float(times[a]) - hop
-                    self._sums = np.asarray(sums, dtype=np.float64).copy()
+                    self._on = _frame_time(t_end, n, a, hop) - hop
+                    self._sums = sums
                     self._n = b - a
-                    self._peak, self._peak_t = peak, float(times[a + k])
+                    self._peak, self._peak_t = peak, peak_t
             if b < n:
                 means = tuple(float(v) for v in self._sums / max(self._n, 1))
-                off = float(times[b]) - hop  # end of the last frame above the low threshold
+                off = _frame_time(t_end, n, b, hop) - hop  # end of the last frame above `low`
                 closed.append(Segment(self._on, off, self._peak, self._peak_t, means))
-                self._active = False
-            else:
-                self._active = True
-        if not pieces:
-            self._active = False
+        self._active = runs[-1][1] >= n
         return closed
+
+    def _runs(self, xs: list[float]) -> list[tuple[int, int, bool]]:
+        """Runs ``[a, b)`` of frames inside a segment, and whether a run continues the open one.
+
+        Hysteresis: a frame >= ``high`` opens a segment, one < ``low`` closes it, others keep
+        the state. A run that closes at frame 0 is empty (the open segment ends there).
+        """
+        runs: list[tuple[int, int, bool]] = []
+        active = self._active
+        a = 0
+        for i, v in enumerate(xs):
+            if v < self.low:
+                if active:
+                    runs.append((a, i, a == 0 and self._active))
+                    active = False
+            elif v >= self.high and not active:
+                a = i
+                active = True
+        if active:
+            runs.append((a, len(xs), a == 0 and self._active))
+        return runs
 
     @property
     def state_bytes(self) -> int:
@@ -390,37 +388,61 @@ class PatternEvidence(NamedTuple):
 NO_EVIDENCE: Final = PatternEvidence(0.0, 0.0, 0.0)
 
 
+def _mean(values: Sequence[float]) -> float:
+    """``float(np.mean(values))`` (numpy's sum, so the same number) without its overhead."""
+    if not values:
+        return math.nan
+    return float(np.add.reduce(np.asarray(values, dtype=np.float64))) / len(values)
+
+
 def _groups(beeps: Sequence[Beep], split: float) -> list[list[Beep]]:
     groups: list[list[Beep]] = []
+    group: list[Beep] = []
     for b in beeps:
-        if groups and b.on - groups[-1][-1].off <= split:
-            groups[-1].append(b)
+        if group and b.on - group[-1].off <= split:
+            group.append(b)
         else:
-            groups.append([b])
+            group = [b]
+            groups.append(group)
     return groups
 
 
 def merge_close(beeps: Sequence[Beep], max_gap: float, min_piece: float = 0.2) -> list[Beep]:
     """Join beeps split by a short dip of the score (one T3 beep seen as two).
 
-    Only when one piece is long (``min_piece``): T4's 0.1 s beeps stay apart.
+    Only when one piece is long (``min_piece``): T4's 0.1 s beeps stay apart. A beep joins
+    the one before it (itself maybe joined already) when the dip between them is at most
+    ``max_gap`` and either is at least ``min_piece`` long.
     """
     out: list[Beep] = []
+    pieces: list[Beep] = []  # of the beep being joined
     for b in beeps:
-        if out and b.on - out[-1].off <= max_gap and max(b.dur, out[-1].dur) >= min_piece:
-            a = out[-1]
-            wa, wb = max(a.dur, 1e-3), max(b.dur, 1e-3)
-
-            def mix(x: float, y: float, wa: float = wa, wb: float = wb) -> float:
-                return (x * wa + y * wb) / (wa + wb)
-
-            out[-1] = Beep(
-                a.on, b.off, max(a.peak, b.peak), mix(a.smoke, b.smoke), mix(a.co, b.co),
-                mix(a.appliance, b.appliance),
-            )  # fmt: skip
-        else:
-            out.append(b)
+        if pieces:
+            on, off = pieces[0].on, pieces[-1].off
+            if b.on - off <= max_gap and max(b.dur, off - on) >= min_piece:
+                pieces.append(b)
+                continue
+            out.append(_joined(pieces))
+        pieces = [b]
+    if pieces:
+        out.append(_joined(pieces))
     return out
+
+
+def _joined(pieces: Sequence[Beep]) -> Beep:
+    """Pieces as one beep: the highest peak; means weighted by duration, joined in order."""
+    if len(pieces) == 1:
+        return pieces[0]
+    on, off, peak, smoke, co, appliance = pieces[0]
+    for b in pieces[1:]:
+        wa, wb = max(off - on, 1e-3), max(b.dur, 1e-3)
+        w = wa + wb
+        smoke = (smoke * wa + b.smoke * wb) / w
+        co = (co * wa + b.co * wb) / w
+        appliance = (appliance * wa + b.appliance * wb) / w
+        off = b.off
+        peak = max(peak, b.peak)
+    return Beep(on, off, peak, smoke, co, appliance)
 
 
 def _t3_prefix_ok(group: Sequence[Beep]) -> bool:
@@ -486,8 +508,8 @@ def t3_evidence(beeps: Sequence[Beep], now: float) -> PatternEvidence:
     if count + partial <= 0.0:
         return NO_EVIDENCE
     if complete == 0:  # pieces of cycles only: never more than most of one cycle
-        return PatternEvidence(min(count + partial, 0.9), start, float(np.mean(peaks)))
-    return PatternEvidence(count + partial, start, float(np.mean(peaks)) if peaks else 0.0)
+        return PatternEvidence(min(count + partial, 0.9), start, _mean(peaks))
+    return PatternEvidence(count + partial, start, _mean(peaks) if peaks else 0.0)
 
 
 def _t4_group_ok(group: Sequence[Beep]) -> bool:
@@ -502,9 +524,13 @@ def _t4_merged_ok(group: Sequence[Beep]) -> bool:
     span = group[-1].off - group[0].on
     if not T4_MERGED_SPAN[0] <= span <= T4_MERGED_SPAN[1]:
         return False
-    weight = sum(max(b.dur, 1e-3) for b in group)
-    co = sum(b.co * max(b.dur, 1e-3) for b in group) / weight
-    return co >= T4_MERGED_CO
+    weight = 0.0
+    co = 0.0
+    for b in group:
+        w = max(b.dur, 1e-3)
+        weight += w
+        co += b.co * w
+    return co / weight >= T4_MERGED_CO
 
 
 def _t4_partial_ok(group: Sequence[Beep]) -> bool:
@@ -546,7 +572,7 @@ def t4_evidence(beeps: Sequence[Beep], now: float) -> PatternEvidence:
             count, peaks = 0.0, []
     if count <= 0.0:
         return NO_EVIDENCE
-    return PatternEvidence(count, start, float(np.mean(peaks)) if peaks else 0.0)
+    return PatternEvidence(count, start, _mean(peaks) if peaks else 0.0)
 
 
 def sustained_evidence(
@@ -585,10 +611,25 @@ def sustained_evidence(
         return NO_EVIDENCE
     if run_start is None or n < CONT_MIN_BEEPS or n < CONT_GOOD_SHARE * total:
         return NO_EVIDENCE
-    return PatternEvidence(end - run_start, run_start, float(np.mean(scores)))
+    return PatternEvidence(end - run_start, run_start, _mean(scores))
 
 
 # ----------------------------------------------------------------------------- events
+
+
+def _intervals(steps: Sequence[tuple[float, float]]) -> list[float]:
+    """Time between consecutive ``(time, peak)`` steps."""
+    return [b[0] - a[0] for a, b in itertools.pairwise(steps)]
+
+
+class _Columns(NamedTuple):
+    """Column of each head in the score array (None: the model lacks that head)."""
+
+    smoke: int | None
+    co: int | None
+    glass: int | None
+    steps: int | None
+    appliance: int | None
 
 
 @dataclass(slots=True)
@@ -599,6 +640,7 @@ class _Episode:
     confidence: float = 0.0
     pattern: str = ""
     consumed: float = -math.inf  # evidence up to here already produced an episode
+    scanned: int = -1  # beeps added when this active alarm last looked for newer beeps
 
 
 class Aggregation:
@@ -620,6 +662,9 @@ class Aggregation:
         if unknown:
             raise ValueError(f"unknown events {sorted(unknown)}; known: {EVENTS}")
         self.enabled = tuple(e for e in EVENTS if e in wanted)
+        self._alarms_enabled = any(e in self.enabled for e in ALARM_EVENTS)
+        self._heads: tuple[str, ...] | None = None  # head names of the last chunk ...
+        self._cols = _Columns(None, None, None, None, None)  # ... and their columns
         self.params: dict[str, EventParams] = {}
         for event in EVENTS:
             p = params.get(event, DEFAULTS[event]["medium"])
@@ -631,10 +676,12 @@ class Aggregation:
         self._beeps: deque[Beep] = deque(maxlen=BEEP_CAPACITY)
         self._steps: deque[tuple[float, float]] = deque(maxlen=STEP_CAPACITY)
         self._glass_tail: npt.NDArray[np.float64] = np.zeros(0)
+        self._glass_quiet = 0  # latest glass frames below the threshold (at most a window)
         self._glass_capped = False
         self._episodes = {e: _Episode() for e in EVENTS}
         self._time = 0.0
         self._beeps_changed = False
+        self._beeps_added = 0  # beeps ever added (a new one changes the pattern evidence)
         self._last_beep_off = -math.inf
 
     # -- public ------------------------------------------------------------------------
@@ -665,37 +712,33 @@ class Aggregation:
             raise ValueError("t_end must be finite")
         n = arr.shape[0]
         peaks = arr.max(axis=0).tolist() if n else [0.0] * arr.shape[1]
-        if not all(math.isfinite(v) for v in peaks):
+        if not all(map(math.isfinite, peaks)):
             arr = np.clip(np.nan_to_num(arr, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
             peaks = arr.max(axis=0).tolist() if n else peaks
         t_end = max(float(t_end), self._time)
         self._time = t_end
-        times = t_end - (n - 1 - np.arange(n)) * self.hop
-        col = {name: i for i, name in enumerate(head_names)}
+        cols = self._columns(head_names)
 
-        def head(name: str) -> npt.NDArray[np.float64]:
-            i = col.get(name)
+        def head(i: int | None) -> npt.NDArray[np.float64]:
             return arr[:, i] if i is not None else np.zeros(n)
 
-        def peak(name: str) -> float:
-            i = col.get(name)
+        def peak(i: int | None) -> float:
             return float(peaks[i]) if i is not None else 0.0
 
         out: list[Detection] = []
-        if "smoke_alarm" in self.enabled or "co_alarm" in self.enabled:
-            if not self._beep_seg.quiet(max(peak("smoke_alarm"), peak("co_alarm"))):
-                smoke, co = head("smoke_alarm"), head("co_alarm")
-                stats = np.column_stack((smoke, co, head(APPLIANCE_HEAD)))
-                segs = self._beep_seg.feed(np.maximum(smoke, co), stats, times, self.hop)
+        if self._alarms_enabled:
+            if not self._beep_seg.quiet(max(peak(cols.smoke), peak(cols.co))):
+                smoke, co = head(cols.smoke), head(cols.co)
+                stats = np.array((smoke, co, head(cols.appliance))).T  # [n, 3]
+                segs = self._beep_seg.feed(np.maximum(smoke, co), stats, t_end, self.hop)
                 self._add_beeps(segs, t_end)
             out += self._alarms(t_end)
         if "glass_break" in self.enabled:
-            out += self._glass(head("glass_break"), peak("glass_break"), times, t_end)
+            out += self._glass(head(cols.glass), peak(cols.glass), t_end)
         if "footsteps" in self.enabled:
             steps: list[Segment] = []
-            if not self._step_seg.quiet(peak("footsteps")):
-                x = head("footsteps")
-                steps = self._step_seg.feed(x, np.zeros((n, 1)), times, self.hop)
+            if not self._step_seg.quiet(peak(cols.steps)):
+                steps = self._step_seg.feed(head(cols.steps), None, t_end, self.hop)
             out += self._footsteps(steps, t_end)
         return out
 
@@ -730,6 +773,21 @@ class Aggregation:
 
     # -- internals ---------------------------------------------------------------------
 
+    def _columns(self, head_names: Sequence[str]) -> _Columns:
+        """Column of each head the aggregation reads (None: missing), cached per head list."""
+        key = tuple(head_names)
+        if key != self._heads:
+            col = {name: i for i, name in enumerate(key)}
+            self._heads = key
+            self._cols = _Columns(
+                col.get("smoke_alarm"),
+                col.get("co_alarm"),
+                col.get("glass_break"),
+                col.get("footsteps"),
+                col.get(APPLIANCE_HEAD),
+            )
+        return self._cols
+
     def _on(
         self, event: str, t: float, ev: PatternEvidence, pattern: str, last: float
     ) -> Detection:
@@ -742,6 +800,7 @@ class Aggregation:
             conf,
             pattern,
         )
+        ep.scanned = -1
         return Detection(
             event, True, round(ev.start, 3), None, round(t, 3), round(conf, 3), pattern
         )
@@ -765,6 +824,7 @@ class Aggregation:
             self._beeps.append(Beep(s.on, s.off, s.peak, *s.means))
             self._last_beep_off = s.off
             self._beeps_changed = True
+            self._beeps_added += 1
         while self._beeps and self._beeps[0].off < now - BEEP_MEMORY_S:
             self._beeps.popleft()
 
@@ -780,9 +840,15 @@ class Aggregation:
             ep = self._episodes[event]
             p = self.params[event]
             if ep.active:
-                recent = [b.off for b in self._beeps if b.peak >= p.threshold and b.off > ep.last]
-                if recent:
-                    ep.last = max(recent)
+                # After a look no strong beep in memory ends after ep.last (which only grows),
+                # so only a beep added since then can move it.
+                if ep.scanned != self._beeps_added:
+                    ep.scanned = self._beeps_added
+                    recent = [
+                        b.off for b in self._beeps if b.peak >= p.threshold and b.off > ep.last
+                    ]
+                    if recent:
+                        ep.last = max(recent)
                 if open_peak is not None and open_peak >= p.threshold:
                     ep.last = now
                 if now - ep.last > p.hold_s:
@@ -818,7 +884,6 @@ class Aggregation:
         self,
         g: npt.NDArray[np.float64],
         g_peak: float,
-        times: npt.NDArray[np.float64],
         now: float,
     ) -> list[Detection]:
         ep = self._episodes["glass_break"]
@@ -826,11 +891,19 @@ class Aggregation:
         w = self._window
         if not ep.active and g_peak < p.threshold:
             self._glass_capped = False  # the head went quiet: glass can be heard again
+            full_and_quiet = self._glass_tail.size == w - 1 and self._glass_quiet >= w - 1
+            self._glass_quiet = min(self._glass_quiet + g.size, w)
+            if full_and_quiet:
+                # Only frames >= threshold count in a window: a full tail of quiet frames
+                # stays a full tail of quiet frames, whichever ones (nothing to shift in).
+                return []
             if g.size >= w - 1:
                 self._glass_tail = g[g.size - (w - 1) :]
             else:
                 self._glass_tail = np.concatenate((self._glass_tail, g))[-(w - 1) :]
             return []
+        self._glass_quiet = 0
+        n = g.size
         ext = np.concatenate((self._glass_tail, g))
         self._glass_tail = ext[-(w - 1) :] if w > 1 else np.zeros(0)
         above = ext >= p.threshold
@@ -839,7 +912,7 @@ class Aggregation:
         if ep.active:
             hits = np.flatnonzero(above[n_old:])
             if hits.size:
-                t_hit = float(times[hits[-1]])
+                t_hit = _frame_time(now, n, int(hits[-1]), self.hop)
                 if t_hit - ep.start <= GLASS_MAX_S:
                     ep.last = t_hit
                 else:  # glass is over in seconds: a score that stays up is not one more window
@@ -852,7 +925,7 @@ class Aggregation:
             # After a capped episode, re-arm only once the head has gone quiet for a while.
             hits = np.flatnonzero(above[n_old:])
             if hits.size:
-                ep.consumed = float(times[hits[-1]])
+                ep.consumed = _frame_time(now, n, int(hits[-1]), self.hop)
                 return out
             self._glass_capped = False
         if not above[n_old:].any():
@@ -867,14 +940,15 @@ class Aggregation:
         j = int(idx[ok[0]])  # frame index in ext where the window completes
         lo = max(0, j + 1 - w)
         first = lo + int(np.flatnonzero(above[lo : j + 1])[0])
-        t_first = float(times[0]) + (first - n_old) * self.hop - self.hop
+        t_first = _frame_time(now, n, 0, self.hop) + (first - n_old) * self.hop - self.hop
         if t_first <= ep.consumed:
             return out
         window = ext[lo : j + 1]
         conf = float(window[window >= p.threshold].mean())
         hits = np.flatnonzero(above[n_old:])
         ev = PatternEvidence(need, t_first, conf)
-        out.append(self._on("glass_break", now, ev, "shatter", float(times[hits[-1]])))
+        t_last = _frame_time(now, n, int(hits[-1]), self.hop)
+        out.append(self._on("glass_break", now, ev, "shatter", t_last))
         return out
 
     def _footsteps(self, segs: list[Segment], now: float) -> list[Detection]:
@@ -913,13 +987,13 @@ class Aggregation:
             run.insert(0, prev)
         if len(run) < 2:
             return PatternEvidence(float(len(run)), run[0][0], run[0][1])
-        intervals = np.diff([t for t, _ in run])
-        if intervals.max() > STEP_REGULARITY * intervals.min():
+        intervals = _intervals(run)
+        if max(intervals) > STEP_REGULARITY * min(intervals):
             # irregular: keep the longest regular tail
             while len(run) > 2:
                 run.pop(0)
-                intervals = np.diff([t for t, _ in run])
-                if intervals.max() <= STEP_REGULARITY * intervals.min():
+                intervals = _intervals(run)
+                if max(intervals) <= STEP_REGULARITY * min(intervals):
                     break
         start = run[0][0] - 0.05
-        return PatternEvidence(float(len(run)), start, float(np.mean([s for _, s in run])))
+        return PatternEvidence(float(len(run)), start, _mean([s for _, s in run]))
