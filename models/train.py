@@ -488,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--seq", type=int, default=400, help="frames per training sequence (8 s)")
     ap.add_argument("--lr", type=float, default=3e-3)
-    ap.add_argument("--patience", type=int, default=4)
+    ap.add_argument("--patience", type=int, default=6)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument(
         "--noise-share", type=float, default=0.08, help="extra stationary-noise negatives"

@@ -61,7 +61,8 @@ class Timing:
     # Audio waiting for inference, in seconds of stream audio, before new audio is dropped.
     max_queued_audio: float = 5.0
     # Chunks are handed to inference in batches of this many seconds (the model itself works
-    # on 0.5 s chunks, so smaller batches only cost executor round trips).
+    # on chunks of the manifest's chunk_frames, 1 s for model 0.2.0; smaller batches only cost
+    # executor round trips, larger ones delay a chunk that is already complete).
     batch: float = 0.25
     # A connection that delivered this much audio resets the backoff.
     stable: float = 10.0

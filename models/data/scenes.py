@@ -46,7 +46,8 @@ CLIP_MIX: dict[str, float] = {
     "claps": 0.02,
     "thump": 0.02,
     "knocks": 0.02,
-    "ticking": 0.015,
+    "ticking": 0.02,
+    "drum_beat": 0.03,
     "dripping": 0.01,
     "deb_impact": 0.025,
     "deb_tone": 0.015,
@@ -196,6 +197,7 @@ def confuser(rng: np.random.Generator, recipe: str, duration: float, pools: Pool
         "thump": lambda: synth.single_thump(rng),
         "knocks": lambda: synth.knocks(rng),
         "ticking": lambda: synth.clock_ticking(rng, span),
+        "drum_beat": lambda: synth.drum_beat(rng, span),
         "dripping": lambda: synth.dripping(rng, span),
     }
     if recipe in gens:
@@ -357,6 +359,7 @@ CONFUSER_RECIPES = [
     "thump",
     "knocks",
     "ticking",
+    "drum_beat",
     "dripping",
     "deb_impact",
     "deb_tone",

@@ -105,6 +105,21 @@ def test_music_speech_split_by_file() -> None:
     assert not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
 
 
+def test_no_noncommercial_music_in_training() -> None:
+    """The shipped weights must not derive from CC BY-NC material: NC pieces are val/eval only."""
+    folder = Path(__file__).resolve().parents[3] / "shared" / "data" / "music_speech"
+    if not folder.is_dir():
+        pytest.skip("../shared/data/music_speech is not beside the repository")
+    licences = {
+        name: (folder / name).with_suffix(".txt").read_text(errors="replace")
+        for split in splits.SPLITS
+        for name in splits.MUSIC_SPEECH[split]
+    }
+    noncommercial = {n for n, text in licences.items() if "-NC" in text.upper()}
+    assert noncommercial, "expected the NC pieces to be recognisable from their credit files"
+    assert not noncommercial & set(splits.MUSIC_SPEECH["train"])
+
+
 def test_debian_files_in_one_split_each() -> None:
     seen: dict[str, str] = {}
     for pkg, path, _role, split in splits.DEBIAN_FILES:
