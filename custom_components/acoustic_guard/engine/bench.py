@@ -184,9 +184,10 @@ def bench_stages(pcm: bytes, x16: FloatArray, seconds: float, repeats: int) -> d
     from .runtime import get_model  # noqa: PLC0415
 
     model = get_model("onnxruntime")
-    step = round(CHUNK_S * BENCH_RATE) * 4
-    chunks = [pcm[i : i + step] for i in range(0, len(pcm), step)]
     chunk = model.chunk_frames * HOP
+    # The Detector converts wide PCM once per model chunk (not per 0.1 s piece): do the same.
+    step = chunk * (BENCH_RATE // SAMPLE_RATE) * 4
+    chunks = [pcm[i : i + step] for i in range(0, len(pcm), step)]
     n = x16.size // chunk * chunk
     blocks = [x16[i : i + chunk] for i in range(0, n, chunk)]
     # The real frames and scores of the audio, in stream order: the aggregation's cost
