@@ -35,6 +35,9 @@ class Task:
     alarm_mode: str = "train"
 
 
+TRAIN_CLIPS = 3000  # 10 s training clips (models/build_data --train-clips)
+
+
 def mix_plan(n: int, seed: int) -> list[str]:
     """Exactly proportional recipe counts (largest remainder), shuffled with ``seed``."""
     names = list(CLIP_MIX)
@@ -48,9 +51,9 @@ def mix_plan(n: int, seed: int) -> list[str]:
     return plan
 
 
-def plan_split(split: str, quick: bool) -> list[Task]:
+def plan_split(split: str, quick: bool, train_clips: int = TRAIN_CLIPS) -> list[Task]:
     if split == "train":
-        n = 150 if quick else 3000
+        n = 150 if quick else train_clips
         return [Task(i, r, 10.0) for i, r in enumerate(mix_plan(n, SEED_BASE[split]))]
     if split == "val":
         # Alarm clips last 25-30 s (several T3/T4 cycles, as in eval) so that tuning sees the
@@ -118,9 +121,17 @@ def _run_task(task: Task) -> dict[str, Any]:
     return {"file": name, "split": _SPLIT, **rec}
 
 
-def build_split(split: str, out_root: Path, pools: Pools, quick: bool, jobs: int) -> dict[str, Any]:
+def build_split(
+    split: str,
+    out_root: Path,
+    pools: Pools,
+    quick: bool,
+    jobs: int,
+    *,
+    train_clips: int = TRAIN_CLIPS,
+) -> dict[str, Any]:
     t0 = time.time()
-    tasks = plan_split(split, quick)
+    tasks = plan_split(split, quick, train_clips)
     writer = SplitWriter(out_root, split)
     if jobs > 1:
         ctx = mp.get_context("fork")
@@ -160,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="small sets (CI / tests)")
     ap.add_argument("--splits", default="train,val,eval")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--train-clips", type=int, default=TRAIN_CLIPS, help="10 s training clips")
     ap.add_argument("--synthetic-only", action="store_true", help="no real recordings")
     ap.add_argument("--no-fetch", action="store_true", help="do not apt-get download")
     args = ap.parse_args(argv)
@@ -174,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     for split in args.splits.split(","):
         pools = load_pools(split, build_root, with_real=not args.synthetic_only)
         pools.notes = notes + pools.notes
-        build_split(split, args.out, pools, args.quick, args.jobs)
+        build_split(split, args.out, pools, args.quick, args.jobs, train_clips=args.train_clips)
     leaks = held_out_leaks(args.out)
     if leaks:
         print(f"ERROR: eval sources also used in train/val: {sorted(leaks)}")
