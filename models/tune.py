@@ -54,9 +54,6 @@ from custom_components.acoustic_guard.engine.types import EVENTS, SENSITIVITIES 
 # False alarms per hour of negative audio allowed at each level. Alarms must stay quiet;
 # footsteps is a presence cue where a few extra detections are tolerable. (The validation
 # negatives are about half deliberate confusers, far denser than a real home's audio.)
-# Smoke and CO: medium maximises recall within the false-alarm limit (the goal is
-# recall >= 0.98 under a false-alarm cap); glass and footsteps maximise F1.
-RECALL_FIRST = frozenset({"smoke_alarm", "co_alarm"})
 FA_TARGET: dict[str, dict[str, float]] = {
     # the goal is <= 1 false alarm a day, which ~1.3 h of val negatives cannot resolve: allow
     # none there at low and medium
@@ -65,6 +62,9 @@ FA_TARGET: dict[str, dict[str, float]] = {
     "glass_break": {"low": 1.0, "medium": 2.0, "high": 5.0},
     "footsteps": {"low": 2.0, "medium": 5.0, "high": 10.0},
 }
+# Smoke and CO: medium maximises recall within the false-alarm limit (the goal is
+# recall >= 0.98 under a false-alarm cap); glass and footsteps maximise F1.
+RECALL_FIRST = frozenset({"smoke_alarm", "co_alarm"})
 LOW_RECALL_SHARE = 0.85
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -189,14 +189,9 @@ def select(
             for f in fields(EventParams)
         )
 
-    if event in RECALL_FIRST:  # a missed fire costs more than a false alarm within the limit
-        med = max(
-            ok, key=lambda r: (_n(r[1]["recall"]), _n(r[1]["f1"]), -fa(r[1]), -distance(r[0]))
-        )
-    else:
-        med = max(
-            ok, key=lambda r: (_n(r[1]["f1"]), _n(r[1]["recall"]), -fa(r[1]), -distance(r[0]))
-        )
+    # a missed fire costs more than a false alarm within the limit: smoke / CO rank recall first
+    first, second = ("recall", "f1") if event in RECALL_FIRST else ("f1", "recall")
+    med = max(ok, key=lambda r: (_n(r[1][first]), _n(r[1][second]), -fa(r[1]), -distance(r[0])))
     chosen["medium"] = (med[0], med[1], note)
 
     looser = [

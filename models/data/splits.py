@@ -25,9 +25,9 @@ ALARM_FILES: Final = [
 ]
 
 # ---- shared/data/music_speech: split by file (3 speech files: one per split)
-# The three NonCommercial (CC BY-NC) pieces are never trained on, so the shipped weights
-# derive from no NC material; they serve as validation (early stopping, threshold tuning)
-# and evaluation audio only.
+# The NonCommercial (CC BY-NC) pieces are never trained on, so the shipped weights derive
+# from no NC material: three serve as validation audio (early stopping, threshold tuning),
+# pibble.ogg as evaluation audio.
 MUSIC_SPEECH: Final = {
     "train": [
         "198-209-0000.ogg",

@@ -693,6 +693,7 @@ class Aggregation:
         self._beeps.clear()
         self._steps.clear()
         self._glass_tail = np.zeros(0)
+        self._glass_quiet = 0
         self._glass_capped = False
         self._episodes = {e: _Episode() for e in EVENTS}
         self._time = 0.0
