@@ -271,7 +271,7 @@ def write_report(out: Path, man: dict[str, Any], eval_md: Path, model_dir: Path 
         lines += ["## Add-a-head demonstration", "", "```", add.read_text().strip(), "```", ""]
     if man.get("thresholds"):
         lines += [
-            "## Thresholds (models/tune.py on val)",
+            "## Thresholds (models/tune.py on val + tune)",
             "",
             "```",
             json.dumps(man["thresholds"], indent=1),

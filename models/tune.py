@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Tune the aggregation parameters per event and sensitivity on the VALIDATION split.
 
-    .venv/bin/python models/tune.py [--data build/data/val] [--manifest PATH] [--dry-run]
+    .venv/bin/python models/tune.py [--data build/data/val build/data/tune] [--manifest PATH]
+                                    [--dry-run]
 
-Runs the shipped model once over every validation file (the real Detector, as
+Runs the shipped model once over every file of the validation sets (val: clips like the
+training ones; tune: evaluation-like alarms, walks and hours of household audio, rendered
+from the val sources) (the real Detector, as
 ``acoustic-guard eval`` does), then grid-searches each event's parameters by replaying the
 scores through the aggregation, and writes ``manifest["thresholds"]`` (plus a short
 ``manifest["tuning"]`` summary) into ``custom_components/acoustic_guard/model/manifest.json``.
@@ -257,7 +260,13 @@ def tune_event(
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=ROOT / "build/data/val")
+    ap.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        default=[ROOT / "build/data/val", ROOT / "build/data/tune"],
+        help="labelled folders (never the evaluation split)",
+    )
     ap.add_argument("--manifest", type=Path, default=MODEL_DIR / "manifest.json")
     ap.add_argument("--runtime", default="auto", choices=("auto", "onnxruntime", "numpy"))
     ap.add_argument("--out", type=Path, default=ROOT / "build/tune/tune.json")
@@ -266,9 +275,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     log = sys.stderr
 
-    items = load_labels(args.data)
+    items = [item for folder in args.data for item in load_labels(folder)]
     splits = {i.split for i in items}
-    if "eval" in splits or args.data.resolve().name == "eval":
+    if "eval" in splits or any(folder.resolve().name == "eval" for folder in args.data):
         print("tune: refusing to tune on the evaluation split", file=log)
         return 2
     events = [e for e in args.events.split(",") if e]
@@ -280,7 +289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = get_model(args.runtime, args.manifest.parent)
     t0 = time.monotonic()
     hours = sum(i.duration for i in items) / 3600
-    print(f"tune: scoring {len(items)} files ({hours:.2f} h) from {args.data}", file=log)
+    names = ", ".join(_rel(folder) for folder in args.data)
+    print(f"tune: scoring {len(items)} files ({hours:.2f} h) from {names}", file=log)
     scored = score_items(items, model)
     bad = [s for s in scored if s.error]
     for s in bad:
@@ -311,13 +321,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     manifest["thresholds"] = thresholds
     manifest["tuning"] = {
-        "data": _rel(args.data),
+        "data": [_rel(folder) for folder in args.data],
         "files": len(items) - len(bad),
         "hours": round(hours, 3),
         "model_version": manifest.get("version"),
         "fa_target_per_hour": FA_TARGET,
         "selected": summary,
-        "method": "grid search per event on the validation split (models/tune.py)",
+        "method": "grid search per event on the validation sets (models/tune.py)",
         "param_names": [f.name for f in fields(EventParams)],
     }
     tmp = args.manifest.with_suffix(".json.tmp")

@@ -1,6 +1,6 @@
-"""Build the train / val / eval audio sets: ``python -m models.data.build [--quick]``.
+"""Build the train / val / tune / eval audio sets: ``python -m models.data.build [--quick]``.
 
-Writes ``build/data/{train,val,eval}/`` (16 kHz mono int16 WAVs, ``labels.jsonl``,
+Writes ``build/data/{train,val,tune,eval}/`` (16 kHz mono int16 WAVs, ``labels.jsonl``,
 ``SUMMARY.json``). Deterministic: every clip has its own seed ``[split seed, index]``.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import multiprocessing as mp
 import os
 import sys
@@ -23,7 +22,7 @@ from .audio import write_wav
 from .contract import validate_record
 from .scenes import CLIP_MIX, CONFUSER_RECIPES, make_clip, make_long_negative
 from .sources import REPO_ROOT, Pools, debian_versions, fetch_debian, load_pools
-from .splits import SEED_BASE
+from .splits import DATA_SETS, SEED_BASE, SOURCES_OF, held_out_leaks
 from .writer import SplitWriter
 
 
@@ -69,9 +68,25 @@ def plan_split(split: str, quick: bool, train_clips: int = TRAIN_CLIPS) -> list[
         n_long, long_dur = (1, 60.0) if quick else (8, 300.0)
         tasks += [Task(len(tasks) + i, "long_negative", long_dur) for i in range(n_long)]
         return tasks
+    if split == "tune":
+        # Threshold tuning, evaluation-like (from the val sources): enough alarms, walks and
+        # hours of household audio that a false alarm or a missed continuous alarm shows.
+        groups: list[tuple[str, int, float]] = [
+            ("smoke_t3", 30, 0.0),
+            ("smoke_lowfreq", 12, 0.0),
+            ("smoke_continuous", 25, 0.0),
+            ("smoke_real", 20, 0.0),
+            ("co_t4", 80, 0.0),
+            ("glass_synth", 60, 10.0),
+            ("glass_real", 20, 10.0),
+            ("steps_synth", 50, 12.0),
+            ("steps_real", 30, 12.0),
+        ]
+        groups += [(c, 5, 20.0) for c in CONFUSER_RECIPES]
+        groups += [("noise_only", 6, 10.0), ("music", 6, 10.0), ("speech", 6, 10.0)]
+        return _grouped(groups, 20, quick)
     # eval: ~100 clips per event, confusers, and hours of long negative household audio
-    k = 10 if quick else 1
-    groups: list[tuple[str, int, float]] = [
+    groups = [
         ("smoke_t3", 35, 0.0),
         ("smoke_lowfreq", 12, 0.0),
         ("smoke_continuous", 13, 0.0),
@@ -85,11 +100,17 @@ def plan_split(split: str, quick: bool, train_clips: int = TRAIN_CLIPS) -> list[
     ]
     groups += [(c, 7, 20.0) for c in CONFUSER_RECIPES]
     groups += [("noise_only", 10, 10.0), ("music", 10, 10.0), ("speech", 10, 10.0)]
+    return _grouped(groups, 40, quick)
+
+
+def _grouped(groups: list[tuple[str, int, float]], n_long: int, quick: bool) -> list[Task]:
+    """``count`` clips of each recipe (duration 0: 25-30 s alarm), then 300 s negatives."""
+    k = 10 if quick else 1
     tasks: list[Task] = []
     for recipe, count, dur in groups:
         for _ in range(max(1, count // k)):
             tasks.append(Task(len(tasks), recipe, dur, "eval"))
-    n_long, long_dur = (2, 60.0) if quick else (40, 300.0)
+    n_long, long_dur = (2, 60.0) if quick else (n_long, 300.0)
     for _ in range(n_long):
         tasks.append(Task(len(tasks), "long_negative", long_dur, "eval"))
     return tasks
@@ -168,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "data")
     ap.add_argument("--quick", action="store_true", help="small sets (CI / tests)")
-    ap.add_argument("--splits", default="train,val,eval")
+    ap.add_argument("--splits", default=",".join(DATA_SETS))
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--train-clips", type=int, default=TRAIN_CLIPS, help="10 s training clips")
     ap.add_argument("--synthetic-only", action="store_true", help="no real recordings")
@@ -183,28 +204,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"NOTE: {n}")
     args.out.mkdir(parents=True, exist_ok=True)
     for split in args.splits.split(","):
-        pools = load_pools(split, build_root, with_real=not args.synthetic_only)
+        if split not in SOURCES_OF:
+            ap.error(f"unknown split {split!r} (choose from {', '.join(DATA_SETS)})")
+        pools = load_pools(SOURCES_OF[split], build_root, with_real=not args.synthetic_only)
         pools.notes = notes + pools.notes
         build_split(split, args.out, pools, args.quick, args.jobs, train_clips=args.train_clips)
     leaks = held_out_leaks(args.out)
     if leaks:
-        print(f"ERROR: eval sources also used in train/val: {sorted(leaks)}")
+        print(f"ERROR: eval sources also used in train/val/tune: {sorted(leaks)}")
         return 1
     print(f"done in {time.time() - t0:.0f} s -> {args.out}")
     return 0
-
-
-def held_out_leaks(out: Path) -> set[str]:
-    """Real (non-synthetic) sources of eval that also occur in train or val."""
-    real: dict[str, set[str]] = {}
-    for split in ("train", "val", "eval"):
-        summary = out / split / "SUMMARY.json"
-        if summary.exists():
-            names = json.loads(summary.read_text())["sources"]
-            real[split] = {k for k in names if not k.startswith(("synth:", "noise:"))}
-    if "eval" not in real:
-        return set()
-    return real["eval"] & (real.get("train", set()) | real.get("val", set()))
 
 
 if __name__ == "__main__":

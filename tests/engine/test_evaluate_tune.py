@@ -88,17 +88,24 @@ def _tiny_set(folder: Path, split: str) -> None:
 def test_refuses_the_evaluation_split(tmp_path: Path) -> None:
     _tiny_set(tmp_path / "somewhere", "eval")
     assert tune.main(["--data", str(tmp_path / "somewhere"), "--dry-run"]) == 2
+    # hidden among other folders too
+    _tiny_set(tmp_path / "val", "val")
+    folders = [str(tmp_path / "val"), str(tmp_path / "somewhere")]
+    assert tune.main(["--data", *folders, "--dry-run"]) == 2
 
 
 def test_real_run_writes_three_monotone_levels(tmp_path: Path) -> None:
     _tiny_set(tmp_path / "val", "val")
+    _tiny_set(tmp_path / "tune", "tune")
     model = tmp_path / "model"
     shutil.copytree(MODEL_DIR, model)
     out = tmp_path / "tune.json"
-    args = ["--data", str(tmp_path / "val"), "--manifest", str(model / "manifest.json")]
+    folders = [str(tmp_path / "val"), str(tmp_path / "tune")]
+    args = ["--data", *folders, "--manifest", str(model / "manifest.json")]
     assert tune.main([*args, "--out", str(out), "--events", "smoke_alarm,glass_break"]) == 0
     manifest = json.loads((model / "manifest.json").read_text())
-    assert manifest["tuning"]["files"] == 2
+    assert manifest["tuning"]["files"] == 4  # both folders
+    assert len(manifest["tuning"]["data"]) == 2
     for event in ("smoke_alarm", "glass_break"):
         levels = {
             lv: EventParams.from_mapping(v) for lv, v in manifest["thresholds"][event].items()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -138,4 +139,26 @@ def test_espeak_voices_and_sentences_differ_between_train_and_eval() -> None:
 
 
 def test_split_seeds_differ() -> None:
-    assert len(set(splits.SEED_BASE.values())) == len(splits.SPLITS)
+    assert set(splits.SEED_BASE) == set(splits.DATA_SETS)
+    assert len(set(splits.SEED_BASE.values())) == len(splits.DATA_SETS)
+
+
+def test_tune_set_is_rendered_from_val_sources() -> None:
+    """Threshold tuning may see val's sources, never an evaluation source."""
+    assert set(splits.SOURCES_OF) == set(splits.DATA_SETS)
+    assert {s: splits.SOURCES_OF[s] for s in splits.SPLITS} == {s: s for s in splits.SPLITS}
+    assert splits.SOURCES_OF["tune"] == "val"
+
+
+def _summary(root: Path, split: str, sources: list[str]) -> None:
+    (root / split).mkdir(parents=True)
+    (root / split / "SUMMARY.json").write_text(json.dumps({"sources": {s: 1 for s in sources}}))
+
+
+def test_held_out_leaks_checks_every_data_set(tmp_path: Path) -> None:
+    _summary(tmp_path, "eval", ["shared:held_out.wav", "synth:t3"])
+    _summary(tmp_path, "train", ["shared:other.wav", "synth:t3"])
+    _summary(tmp_path, "val", ["shared:other.wav"])
+    assert splits.held_out_leaks(tmp_path) == set()  # synthetic recipes are not sources
+    _summary(tmp_path, "tune", ["shared:held_out.wav"])
+    assert splits.held_out_leaks(tmp_path) == {"shared:held_out.wav"}
