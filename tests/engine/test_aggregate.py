@@ -17,6 +17,7 @@ from custom_components.acoustic_guard.engine.aggregate import (
     Aggregation,
     Beep,
     EventParams,
+    merge_close,
     params_for,
     t3_evidence,
     t4_evidence,
@@ -549,6 +550,40 @@ def test_t4_blurred_by_reverb_counts_only_when_the_co_head_agrees() -> None:
     sc = Scores(40.0)
     sc.beeps({"smoke_alarm": 0.9, "co_alarm": 0.2}, blobs)  # a 1 s beep every 6 s: not CO
     assert "co_alarm" not in _events(run(sc, "high"))
+
+
+@pytest.mark.parametrize("chunk", [7, 25, 50])
+def test_t4_blurred_by_reverb_counts_by_co_pulses(chunk: int) -> None:
+    """The smoke head stays up through the blur, the CO head pulses at each beep's onset."""
+    blobs = [(2.0 + 5.9 * k, 2.8 + 5.9 * k) for k in range(5)]
+
+    def scene(pulses: int) -> Scores:
+        sc = Scores(40.0)
+        sc.beeps({"smoke_alarm": 0.9, "co_alarm": 0.1}, blobs)
+        for on, _ in blobs:
+            sc.beeps(
+                {"co_alarm": 0.85}, [(on + 0.2 * k, on + 0.2 * k + 0.04) for k in range(pulses)]
+            )
+        return sc
+
+    on = ons(run(scene(4), chunk=chunk))
+    assert [(d.event, d.pattern) for d in on] == [("co_alarm", "T4")], on
+    assert on[0].time - 2.0 <= 12.0
+    # three pulses is not a T4 group (and the blur alone is no T3 either)
+    assert "co_alarm" not in _events(run(scene(3), "high", chunk=chunk))
+
+
+def test_co_pulses_are_counted_across_chunks_and_joins() -> None:
+    agg = Aggregation(params_for({}, "medium"), FPS, enabled=["co_alarm"])
+    s = np.full((60, len(HEADS)), 0.02)
+    s[5:45, 0] = 0.9  # one 0.8 s blob of the smoke head
+    for k in range(4):  # CO pulses of 3 frames every 10 frames, the 2nd across a chunk edge
+        s[8 + 10 * k : 11 + 10 * k, 1] = 0.8
+    for i in range(0, 60, 19):
+        agg.update(s[i : i + 19], HEADS, (i + s[i : i + 19].shape[0]) / FPS)
+    assert [b.co_pulses for b in agg._beeps] == [4]
+    a, b = Beep(0.0, 0.3, 0.9, 0.9, 0.1, 0.0, 2), Beep(0.35, 0.8, 0.9, 0.9, 0.1, 0.0, 2)
+    assert merge_close([a, b], 0.1)[0].co_pulses == 4
 
 
 def test_melody_with_t3_like_notes_is_not_smoke() -> None:

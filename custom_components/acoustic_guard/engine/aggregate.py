@@ -79,6 +79,10 @@ T4_SPAN: Final = (0.35, 1.2)
 # when the CO head backs it (mean CO score over the group).
 T4_MERGED_SPAN: Final = (0.5, 1.3)
 T4_MERGED_CO: Final = 0.5
+# ... or, in a reverberant room where the smoke head stays up through the whole group and the
+# CO head fires only at each beep's onset, as many CO-head pulses as a T4 group has beeps.
+T4_MERGED_PULSES: Final = 4
+CO_PULSE: Final = 0.5  # a CO-head pulse starts where its score rises through this
 T4_SILENCE: Final = 3.5
 T4_MAX_SILENCE: Final = 65.0
 
@@ -365,7 +369,7 @@ class _Segmenter:
 
 
 class Beep(NamedTuple):
-    """One closed beep: times, peak of max(smoke, co), mean score per head."""
+    """One closed beep: times, peak of max(smoke, co), mean score per head, CO pulses."""
 
     on: float
     off: float
@@ -373,6 +377,7 @@ class Beep(NamedTuple):
     smoke: float
     co: float
     appliance: float
+    co_pulses: int = 0  # times the CO head rose through CO_PULSE inside the beep
 
     @property
     def dur(self) -> float:
@@ -433,7 +438,7 @@ def _joined(pieces: Sequence[Beep]) -> Beep:
     """Pieces as one beep: the highest peak; means weighted by duration, joined in order."""
     if len(pieces) == 1:
         return pieces[0]
-    on, off, peak, smoke, co, appliance = pieces[0]
+    on, off, peak, smoke, co, appliance, pulses = pieces[0]
     for b in pieces[1:]:
         wa, wb = max(off - on, 1e-3), max(b.dur, 1e-3)
         w = wa + wb
@@ -442,7 +447,8 @@ def _joined(pieces: Sequence[Beep]) -> Beep:
         appliance = (appliance * wa + b.appliance * wb) / w
         off = b.off
         peak = max(peak, b.peak)
-    return Beep(on, off, peak, smoke, co, appliance)
+        pulses += b.co_pulses
+    return Beep(on, off, peak, smoke, co, appliance, pulses)
 
 
 def _t3_prefix_ok(group: Sequence[Beep]) -> bool:
@@ -520,17 +526,23 @@ def _t4_group_ok(group: Sequence[Beep]) -> bool:
 
 
 def _t4_merged_ok(group: Sequence[Beep]) -> bool:
-    """One or two blurred beeps the length of a T4 group, which the CO head calls CO."""
+    """One or two blurred beeps the length of a T4 group, which the CO head calls CO.
+
+    Either on average, or by pulsing once per T4 beep (reverberation keeps the smoke head up
+    between the beeps, so the CO head's average over the blur is diluted).
+    """
     span = group[-1].off - group[0].on
     if not T4_MERGED_SPAN[0] <= span <= T4_MERGED_SPAN[1]:
         return False
     weight = 0.0
     co = 0.0
+    pulses = 0
     for b in group:
         w = max(b.dur, 1e-3)
         weight += w
         co += b.co * w
-    return co / weight >= T4_MERGED_CO
+        pulses += b.co_pulses
+    return co / weight >= T4_MERGED_CO or pulses >= T4_MERGED_PULSES
 
 
 def _t4_partial_ok(group: Sequence[Beep]) -> bool:
@@ -670,7 +682,8 @@ class Aggregation:
             p = params.get(event, DEFAULTS[event]["medium"])
             self.params[event] = replace(p, hold_s=hold_s) if hold_s is not None else p
         self._window = max(1, round(GLASS_WINDOW_S * self.frame_rate))
-        self._beep_seg = _Segmenter(BEEP_ON, BEEP_OFF, 3)
+        self._beep_seg = _Segmenter(BEEP_ON, BEEP_OFF, 4)  # smoke, co, appliance, co rises
+        self._co_prev = 0.0  # the CO score of the last frame seen (a rise spans chunks)
         fp = self.params["footsteps"].threshold
         self._step_seg = _Segmenter(fp, 0.6 * fp, 1)
         self._beeps: deque[Beep] = deque(maxlen=BEEP_CAPACITY)
@@ -698,6 +711,7 @@ class Aggregation:
         self._episodes = {e: _Episode() for e in EVENTS}
         self._time = 0.0
         self._last_beep_off = -math.inf
+        self._co_prev = 0.0
 
     def active(self) -> dict[str, bool]:
         return {e: self._episodes[e].active for e in self.enabled}
@@ -730,9 +744,16 @@ class Aggregation:
         if self._alarms_enabled:
             if not self._beep_seg.quiet(max(peak(cols.smoke), peak(cols.co))):
                 smoke, co = head(cols.smoke), head(cols.co)
-                stats = np.array((smoke, co, head(cols.appliance))).T  # [n, 3]
+                above = co >= CO_PULSE
+                rises = above.astype(np.float64)
+                if n:
+                    rises[1:] *= ~above[:-1]
+                    rises[0] *= self._co_prev < CO_PULSE
+                stats = np.array((smoke, co, head(cols.appliance), rises)).T  # [n, 4]
                 segs = self._beep_seg.feed(np.maximum(smoke, co), stats, t_end, self.hop)
                 self._add_beeps(segs, t_end)
+            if n and cols.co is not None:
+                self._co_prev = float(arr[-1, cols.co])
             out += self._alarms(t_end)
         if "glass_break" in self.enabled:
             out += self._glass(head(cols.glass), peak(cols.glass), t_end)
@@ -758,7 +779,7 @@ class Aggregation:
     @property
     def state_bytes(self) -> int:
         """Bytes of per-stream state (upper bound at full ring buffers)."""
-        beep = sys.getsizeof(Beep(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)) + 6 * 24
+        beep = sys.getsizeof(Beep(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0)) + 6 * 24 + 28
         step = sys.getsizeof((0.0, 0.0)) + 2 * 24
         fixed = 2048  # episodes, params, scalars
         return (
@@ -822,7 +843,9 @@ class Aggregation:
 
     def _add_beeps(self, segs: list[Segment], now: float) -> None:
         for s in segs:
-            self._beeps.append(Beep(s.on, s.off, s.peak, *s.means))
+            smoke, co, appliance, rise = s.means
+            pulses = round(rise * (s.off - s.on) * self.frame_rate)  # mean x frames
+            self._beeps.append(Beep(s.on, s.off, s.peak, smoke, co, appliance, pulses))
             self._last_beep_off = s.off
             self._beeps_changed = True
             self._beeps_added += 1
