@@ -20,7 +20,13 @@ import numpy as np
 
 from .audio import write_wav
 from .contract import validate_record
-from .scenes import CLIP_MIX, CONFUSER_RECIPES, make_clip, make_long_negative
+from .scenes import (
+    CLIP_MIX,
+    CONFUSER_RECIPES,
+    EXTRA_CONFUSERS,
+    make_clip,
+    make_long_negative,
+)
 from .sources import REPO_ROOT, Pools, debian_versions, fetch_debian, load_pools
 from .splits import DATA_SETS, SEED_BASE, SOURCES_OF, held_out_leaks
 from .writer import SplitWriter
@@ -84,7 +90,7 @@ def plan_split(split: str, quick: bool, train_clips: int = TRAIN_CLIPS) -> list[
         ]
         groups += [(c, 5, 20.0) for c in CONFUSER_RECIPES]
         groups += [("noise_only", 6, 10.0), ("music", 6, 10.0), ("speech", 6, 10.0)]
-        return _grouped(groups, 20, quick)
+        return _grouped(groups, 20, quick, [(c, 5, 20.0) for c in EXTRA_CONFUSERS])
     # eval: ~100 clips per event, confusers, and hours of long negative household audio
     groups = [
         ("smoke_t3", 35, 0.0),
@@ -100,11 +106,17 @@ def plan_split(split: str, quick: bool, train_clips: int = TRAIN_CLIPS) -> list[
     ]
     groups += [(c, 7, 20.0) for c in CONFUSER_RECIPES]
     groups += [("noise_only", 10, 10.0), ("music", 10, 10.0), ("speech", 10, 10.0)]
-    return _grouped(groups, 40, quick)
+    return _grouped(groups, 40, quick, [(c, 7, 20.0) for c in EXTRA_CONFUSERS])
 
 
-def _grouped(groups: list[tuple[str, int, float]], n_long: int, quick: bool) -> list[Task]:
-    """``count`` clips of each recipe (duration 0: 25-30 s alarm), then 300 s negatives."""
+def _grouped(
+    groups: list[tuple[str, int, float]],
+    n_long: int,
+    quick: bool,
+    extra: list[tuple[str, int, float]],
+) -> list[Task]:
+    """``count`` clips of each recipe (duration 0: 25-30 s alarm), then 300 s negatives, then
+    ``extra`` (added later: appended, so the earlier files keep their index and seed)."""
     k = 10 if quick else 1
     tasks: list[Task] = []
     for recipe, count, dur in groups:
@@ -113,6 +125,9 @@ def _grouped(groups: list[tuple[str, int, float]], n_long: int, quick: bool) -> 
     n_long, long_dur = (2, 60.0) if quick else (n_long, 300.0)
     for _ in range(n_long):
         tasks.append(Task(len(tasks), "long_negative", long_dur, "eval"))
+    for recipe, count, dur in extra:
+        for _ in range(max(1, count // k)):
+            tasks.append(Task(len(tasks), recipe, dur, "eval"))
     return tasks
 
 

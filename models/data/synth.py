@@ -330,6 +330,34 @@ def reversing(rng: np.random.Generator, duration: float) -> Sound:
     return Sound(_normalise(x), "beeping_appliance", "reversing", on, "synth:reversing")
 
 
+def kettle(rng: np.random.Generator, duration: float) -> Sound:
+    """A whistling kettle: a breathy 1.5-3.5 kHz tone that swells, wavers and keeps going.
+
+    No beeps at all: a sustained tone in the smoke-alarm band (model 0.2.1's smoke head calls
+    it an alarm), the worst case for a rule that would accept long alarm tones.
+    """
+    n = int(duration * SR)
+    f0 = rng.uniform(1500, 3500)
+    x = tone(
+        n,
+        f0,
+        rng,
+        (rng.uniform(0.0, 0.2),),
+        fm_depth=rng.uniform(0.005, 0.03),
+        fm_rate=rng.uniform(0.2, 3.0),
+    )
+    if rng.random() < 0.4:  # two chambers: a second, beating whistle
+        x += rng.uniform(0.3, 0.8) * tone(
+            n, f0 * rng.uniform(1.05, 1.3), rng, fm_depth=0.01, fm_rate=rng.uniform(0.2, 2.0)
+        )
+    breath = filt(rng.standard_normal(n), "bandpass", (f0 * 0.8, min(f0 * 1.25, 7500.0)))
+    x += rng.uniform(0.1, 0.4) * breath / (np.std(breath) + 1e-9)
+    t = _t(n)
+    swell = np.clip(t / rng.uniform(1.0, 5.0), 0.0, 1.0)
+    flutter = 1.0 + 0.15 * np.sin(2 * np.pi * rng.uniform(0.5, 4.0) * t)
+    return Sound(_normalise(x * swell * flutter), None, "kettle", [], "synth:kettle")
+
+
 # ---------------------------------------------------------------- impacts
 
 
