@@ -97,26 +97,36 @@ _INT_DTYPES: Final[dict[int, np.dtype[np.integer]]] = {
 _FULL_SCALE: Final = {1: 128.0, 2: 32768.0, 3: 8388608.0, 4: 2147483648.0}
 
 
-def decode_mono(data: bytes | memoryview, fmt: AudioFormat) -> FloatArray:
-    """Whole sample frames -> mono float32 (fused decode + channel average, fewer passes)."""
-    if fmt.is_float or fmt.width == 3:
-        return mix_to_mono(decode_pcm(data, fmt))
-    if fmt.width == 4:  # int32 does not fit float32 exactly: scale in float64
-        return mix_to_mono(decode_pcm(data, fmt))
+def decode_mono(
+    data: bytes | memoryview, fmt: AudioFormat, out: FloatArray | None = None
+) -> FloatArray:
+    """Whole sample frames -> mono float32 (fused decode + channel average, fewer passes).
+
+    ``out``: where to write the samples (one per frame; returned); a new array if None.
+    """
+    if fmt.is_float or fmt.width in (3, 4):  # (int32 does not fit float32 exactly)
+        mono = mix_to_mono(decode_pcm(data, fmt))
+        if out is None:
+            return mono
+        out[...] = mono
+        return out
     ch = fmt.channels
-    x: FloatArray = np.frombuffer(data, dtype=_INT_DTYPES[fmt.width]).astype(np.float32)
+    ints = np.frombuffer(data, dtype=_INT_DTYPES[fmt.width])
+    scale = np.float32(1.0 / (_FULL_SCALE[fmt.width] * ch))
+    x: FloatArray = ints.astype(np.float32)
     if fmt.width == 1:
         x -= np.float32(128.0)
     if ch == 1:
-        x *= np.float32(1.0 / _FULL_SCALE[fmt.width])
-        return x
+        if out is None:
+            x *= scale
+            return x
+        return np.multiply(x, scale, out=out)
     frames = x.reshape(-1, ch)
-    acc: FloatArray = (
-        frames[:, 0] + frames[:, 1]
-    )  # sums of <= 32 small integers are exact in float32
+    # Sums of <= 32 small integers are exact in float32.
+    acc: FloatArray = np.add(frames[:, 0], frames[:, 1], out=out)
     for c in range(2, ch):
         acc += frames[:, c]
-    acc *= np.float32(1.0 / (_FULL_SCALE[fmt.width] * ch))
+    acc *= scale
     return acc
 
 
@@ -166,6 +176,12 @@ class HighPass:
     def ready_after(self, n_more: int) -> int:
         """How many samples :meth:`process` would return given ``n_more`` more inputs."""
         return (self._pending.size + n_more) // HP_BLOCK * HP_BLOCK
+
+    def inputs_needed(self, n_out: int) -> int:
+        """Fewest more inputs after which :meth:`ready_after` reaches ``n_out`` (0: already)."""
+        if n_out <= 0:
+            return 0
+        return max(0, -(-n_out // HP_BLOCK) * HP_BLOCK - self._pending.size)
 
     def process(self, x: FloatArray) -> FloatArray:
         buf = np.concatenate((self._pending, x)) if self._pending.size else x
@@ -242,12 +258,25 @@ class AudioConverter:
         out = self._resampler.ready_after(frames)
         return self._hp.ready_after(out) if self._high_pass_enabled else out
 
+    def bytes_needed(self, n_samples: int, fmt: AudioFormat) -> int:
+        """Fewest more bytes in ``fmt`` after which :meth:`ready_after` reaches ``n_samples``.
+
+        ``ready_after`` only grows with the bytes, so a caller can compare its byte count with
+        this once instead of asking ``ready_after`` after every piece. 0: ready already (a
+        format change counts as ready).
+        """
+        if fmt != self._fmt or self._resampler is None or n_samples <= 0:
+            return 0
+        n = self._hp.inputs_needed(n_samples) if self._high_pass_enabled else n_samples
+        frames = self._resampler.inputs_needed(n)
+        return max(0, frames * fmt.width * fmt.channels - len(self._carry))
+
     def convert(self, pcm: bytes | bytearray | memoryview, fmt: AudioFormat) -> FloatArray:
         """Append PCM bytes in ``fmt``; return the 16 kHz samples completed by them."""
         if not isinstance(pcm, bytes | bytearray | memoryview):
             raise AudioError(f"PCM must be bytes, got {type(pcm).__name__}")
         pieces: list[FloatArray] = []
-        if fmt != self._fmt:
+        if fmt is not self._fmt and fmt != self._fmt:
             validate_format(fmt)
             pieces.append(self._change_format(fmt))
         frame = fmt.width * fmt.channels
@@ -260,13 +289,19 @@ class AudioConverter:
         n_whole = len(data) // frame * frame
         self._carry = bytes(data[n_whole:])
         if n_whole:
-            mono = decode_mono(data[:n_whole], fmt)
-            self._samples_in += n_whole // frame
-            if fmt.is_float:
-                mono, n_bad = sanitize(mono)
-                self._bad += n_bad
+            n_frames = n_whole // frame
+            self._samples_in += n_frames
             assert self._resampler is not None
-            pieces.append(self._post(self._resampler.process(mono)))
+            if fmt.is_float:
+                mono, n_bad = sanitize(decode_mono(data[:n_whole], fmt))
+                self._bad += n_bad
+                out = self._resampler.process(mono)
+            elif fmt.rate == SAMPLE_RATE:
+                out = self._resampler.process(decode_mono(data[:n_whole], fmt))
+            else:  # decoded straight into the resampler's input (no copy)
+                decode_mono(data[:n_whole], fmt, self._resampler.input_buffer(n_frames))
+                out = self._resampler.process_buffer()
+            pieces.append(self._post(out))
         return _join(pieces)
 
     def convert_float(self, samples: npt.ArrayLike) -> FloatArray:

@@ -82,6 +82,9 @@ class Detector:
         # conversions, and exactly the same samples (the converter is chunking-invariant).
         self._raw = bytearray()
         self._raw_fmt: AudioFormat | None = None
+        # Bytes of ``_raw`` at which converting completes a model chunk (or RAW_MAX_BYTES);
+        # None: work it out again (the converter or the pending samples changed).
+        self._convert_at: int | None = None
         self._fmt_bytes = 0  # bytes received in the current format
         self._seconds_before = 0.0  # stream time at the last format change
         self._frames_before = 0  # input sample frames before the last format change
@@ -107,17 +110,19 @@ class Detector:
         if not isinstance(pcm, bytes | bytearray | memoryview):
             raise AudioError(f"PCM must be bytes, got {type(pcm).__name__}")
         out: list[Detection] = []
-        if fmt != self._raw_fmt:
+        if fmt is not self._raw_fmt and fmt != self._raw_fmt:
             validate_format(fmt)
             out += self._convert_raw()
             self._new_format(fmt)
         self._raw += pcm
         self._fmt_bytes += len(pcm)
-        need = self._chunk_samples - self._pending.size
-        if (
-            len(self._raw) >= RAW_MAX_BYTES
-            or self._converter.ready_after(len(self._raw), fmt) >= need
-        ):
+        at = self._convert_at
+        if at is None:
+            # The converter's output only grows with the bytes: convert once it would complete
+            # the model chunk (the same moment as asking it after every piece, for less work).
+            need = self._chunk_samples - self._pending.size
+            at = self._convert_at = min(RAW_MAX_BYTES, self._converter.bytes_needed(need, fmt))
+        if len(self._raw) >= at:
             out += self._convert_raw()
         return out
 
@@ -221,6 +226,7 @@ class Detector:
         self._seconds_before = self.time
         self._raw_fmt = fmt
         self._fmt_bytes = 0
+        self._convert_at = None
 
     def _convert_raw(self) -> list[Detection]:
         if not self._raw or self._raw_fmt is None:
@@ -230,6 +236,7 @@ class Detector:
         return self._consume(self._converter.convert(raw, self._raw_fmt))
 
     def _consume(self, samples: FloatArray) -> list[Detection]:
+        self._convert_at = None  # the converter moved on (and the pending samples may change)
         if samples.size == 0:
             return []
         buf = np.concatenate((self._pending, samples)) if self._pending.size else samples

@@ -57,6 +57,9 @@ def mel_filterbank(
 
 
 _WINDOW: FloatArray = np.hanning(N_FFT).astype(np.float32)
+# The window once per frame for up to a model chunk of frames: multiplying equal shapes is
+# faster than broadcasting one row (the same products).
+_WINDOW_ROWS: FloatArray = np.tile(_WINDOW, (64, 1))
 _FILTERS: FloatArray = mel_filterbank()
 # Scale so that a full-scale sine lands near log(1) = 0 rather than in the hundreds.
 _POWER_SCALE = np.float32(4.0 / float(np.sum(_WINDOW) ** 2))
@@ -64,13 +67,15 @@ _POWER_SCALE = np.float32(4.0 / float(np.sum(_WINDOW) ** 2))
 
 def frames_to_logmel(frames: FloatArray) -> FloatArray:
     """``[n, N_FFT]`` windows of samples -> ``[n, N_MELS]`` log-mel energies (float32)."""
+    n = frames.shape[0]
+    window = _WINDOW_ROWS[:n] if n <= _WINDOW_ROWS.shape[0] else _WINDOW
     # complex64 with numpy 2 (complex128 with numpy 1.x) [n, N_FFT // 2 + 1]
-    spec = np.fft.rfft(frames * _WINDOW, axis=1)
-    # |X|^2 = re*re + im*im on the interleaved real view: the same operations as
-    # ``spec.real**2 + spec.imag**2``, with fewer temporary arrays.
-    parts = spec.view(spec.real.dtype).reshape(spec.shape[0], spec.shape[1], 2)
-    sq = parts * parts
-    power: FloatArray = (sq[:, :, 0] + sq[:, :, 1]).astype(np.float32, copy=False)
+    spec = np.fft.rfft(np.multiply(frames, window), axis=1)
+    # |X|^2 = re*re + im*im on the interleaved real view, squared in place: the same
+    # operations as ``spec.real**2 + spec.imag**2``, with fewer temporary arrays.
+    parts = spec.view(spec.real.dtype).reshape(n, spec.shape[1], 2)
+    np.multiply(parts, parts, out=parts)
+    power: FloatArray = np.add(parts[:, :, 0], parts[:, :, 1]).astype(np.float32, copy=False)
     power *= _POWER_SCALE
     mel: FloatArray = np.matmul(power, _FILTERS, dtype=np.float32)
     np.maximum(mel, LOG_FLOOR, out=mel)

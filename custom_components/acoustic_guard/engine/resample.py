@@ -8,7 +8,6 @@ products are small enough for BLAS to stay on one thread.
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,35 +25,38 @@ FloatArray = npt.NDArray[np.float32]
 ZERO_CROSSINGS: Final = 10
 ROLLOFF: Final = 0.9
 KAISER_BETA: Final = 6.0
-MIN_BLOCK_OUT: Final = 16
 
-
-@dataclass(frozen=True, slots=True)
-class _SubBlock:
-    """Outputs ``[out0, out1)`` of a block from the inputs ``[offset, offset + width)``."""
-
-    offset: int  # relative to the block start (negative: reaches into earlier input)
-    width: int
-    out0: int
-    out1: int
-    weights: FloatArray  # [width, out1 - out0]
+GEMM_MAX_MACS: Final = 200_000  # OpenBLAS stays single-threaded below 4 * 65536 MACs
+# Outputs per group: at most GROUP_OUT (0.5 s at 16 kHz) and, where the ratio allows, a divisor
+# of it, so that model chunks (0.5 s or 1 s) end on group boundaries: a detector then never
+# waits for the rest of a group.
+GROUP_OUT: Final = 8000
+MAX_BLOCK_OUT: Final = 256  # outputs per block tried by the layout search
+MAX_SUB_OUT: Final = 128  # outputs per sub-block tried by the layout search
+# Layout choice: seconds per matrix product ``[rows, width] x [width, n_out]`` (fitted on
+# x86-64 with OpenBLAS, one thread): a call, the multiply-adds (outputs beyond a multiple of 8
+# cost more, and any such remainder costs a pass of its own: the kernels work on 8 columns),
+# packing the weights and writing the outputs.
+COST_CALL: Final = 0.61e-6
+COST_MAC: Final = 5.4e-11  # per multiply-add of the first n_out // 8 * 8 outputs
+COST_MAC_REST: Final = 7.6e-11  # per multiply-add of the other n_out % 8 outputs
+COST_REST_PASS: Final = 1.7e-10  # per input element when n_out % 8 != 0
+COST_WEIGHT: Final = 9.2e-10  # per weight
+COST_STORE: Final = 1.2e-9  # per output
 
 
 @dataclass(frozen=True, slots=True)
 class _Filter:
-    """Block matrices of one rate ratio: ``block_out`` outputs per ``block_in`` inputs.
+    """One rate ratio: ``block_out`` outputs per ``block_in`` inputs, ``group`` blocks a call.
 
-    Two layouts, whichever the cost model (multiply-adds plus matrix-product calls) finds
-    cheaper for the ratio:
-
-    * ``split`` (e.g. 12 kHz -> 16 kHz): each block's outputs are the block's inputs times
-      ``w_cur`` plus the end of the previous block times ``w_tail``;
-    * ``sub`` (e.g. 44.1 or 48 kHz -> 16 kHz): the block's outputs are cut into sub-blocks,
-      each computed from just the input window it needs (a strided view, no copy).
-
-    Inputs are processed ``group`` blocks at a time, always with the same matrix shapes:
-    small enough for BLAS to stay on one thread and, with fixed shapes, every output sample
-    is computed by exactly the same operations whatever the caller's chunking.
+    Each block's outputs are cut into ``n_sub`` sub-blocks of ``n_out`` outputs; sub-block
+    ``i`` is computed from the ``width`` inputs starting ``offset + i * stride`` from the block
+    start (a negative offset reaches into earlier input) times its weights. All the windows of
+    a call are one strided view ``[groups, n_sub, group, width]`` of the input (no copy) and
+    one batched matrix product computes them: each product ``[group, width] x [width, n_out]``
+    always has the same shape and strides, so every output sample is computed by exactly the
+    same operations whatever the caller's chunking, and each is small enough for BLAS to stay
+    on one thread.
     """
 
     up: int
@@ -64,19 +66,12 @@ class _Filter:
     tail: int
     group: int
     history: int  # input samples kept before the next block
-    w_cur: FloatArray | None  # split: [block_in, block_out]
-    w_tail: FloatArray | None  # split: [tail, block_out]
-    subs: tuple[_SubBlock, ...]  # sub
-
-
-GEMM_MAX_MACS: Final = 200_000  # OpenBLAS stays single-threaded below 4 * 65536 MACs
-GROUP_MAX_OUT: Final = 4096  # at most 256 ms of 16 kHz output per group (latency bound)
-SUB_BLOCKS: Final = (32, 64, 128)  # outputs per sub-block tried for the sub layout
-# Layout choice (measured on x86-64 with OpenBLAS): cost per output second = MACs * MAC_COST
-# + matrix products * CALL_COST, times a penalty for products of fewer than MIN_ROWS rows.
-MAC_COST: Final = 0.25e-9
-CALL_COST: Final = 10e-6
-MIN_ROWS: Final = 8
+    n_sub: int
+    n_out: int
+    stride: int
+    offset: int
+    width: int
+    weights: FloatArray  # [width, n_out] (every sub-block alike) or [n_sub, width, n_out]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,43 +79,54 @@ class _Layout:
     block_in: int
     block_out: int
     group: int
-    subs: tuple[tuple[int, int, int, int], ...]  # (offset, width, out0, out1); () = split
+    n_sub: int
+    stride: int
+    offset: int
+    width: int
     cost: float
 
 
-def _group(block_out: int, macs_per_block: int) -> int:
-    return max(1, min(GEMM_MAX_MACS // max(macs_per_block, 1), GROUP_MAX_OUT // block_out))
+def _product_cost(rows: int, width: int, n_out: int) -> float:
+    """Estimated seconds for one product ``[rows, width] x [width, n_out]``."""
+    whole, rest = n_out // 8 * 8, n_out % 8
+    macs = rows * width * (whole * COST_MAC + rest * COST_MAC_REST + (rest > 0) * COST_REST_PASS)
+    return COST_CALL + macs + width * n_out * COST_WEIGHT + rows * n_out * COST_STORE
 
 
-def _cost(macs_per_s: float, calls_per_s: float, group: int) -> float:
-    return (macs_per_s * MAC_COST + calls_per_s * CALL_COST) * max(1.0, MIN_ROWS / group)
+def _windows(up: int, down: int, tail: int, n_sub: int, n_out: int) -> list[tuple[int, int, int]]:
+    """``(stride, offset, width)`` of uniformly spaced windows covering every sub-block."""
+    if n_out * down % up == 0:  # every sub-block starts at the same phase: exact stride
+        return [(n_out * down // up, -tail, (n_out - 1) * down // up + tail + 1)]
+    first = [i * n_out * down // up - tail for i in range(n_sub)]  # earliest input needed
+    last = [((i + 1) * n_out - 1) * down // up for i in range(n_sub)]  # latest input needed
+    out = []
+    for stride in (n_out * down // up, n_out * down // up + 1):
+        offset = min(f - i * stride for i, f in enumerate(first))
+        width = max(v - i * stride for i, v in enumerate(last)) - offset + 1
+        out.append((stride, offset, width))
+    return out
 
 
 def _layouts(up: int, down: int, tail: int, rate_out: int) -> list[_Layout]:
+    """Every valid layout with at most :data:`MAX_BLOCK_OUT` outputs per block, and its cost."""
     out = []
-    k = max(math.ceil(tail / down), math.ceil(MIN_BLOCK_OUT / up), 1)
-    bi, bo = down * k, up * k
-    group = _group(bo, bi * bo)
-    calls = 2 * rate_out / (group * bo)
-    out.append(_Layout(bi, bo, group, (), _cost(rate_out * (bi + tail), calls, group)))
-    for size in SUB_BLOCKS:
-        for k in range(1, 257):
-            bi, bo = down * k, up * k
-            n_sub = max(1, -(-bo // size))
-            bounds = [round(i * bo / n_sub) for i in range(n_sub + 1)]
-            subs = []
-            for a, b in itertools.pairwise(bounds):
-                first = a * down // up - tail  # earliest input of output a
-                last = (b - 1) * down // up  # latest input of output b - 1
-                subs.append((first, last - first + 1, a, b))
-            if max(w for _, w, _, _ in subs) > bi:
-                continue  # a window longer than the block stride cannot be a strided view
-            macs = sum(w * (b - a) for _, w, a, b in subs)
-            group = _group(bo, max(w * (b - a) for _, w, a, b in subs))
-            calls = n_sub * rate_out / (group * bo)
-            cost = _cost(rate_out * macs / bo, calls, group)
-            out.append(_Layout(bi, bo, group, tuple(subs), cost))
-            break
+    for k in range(1, max(1, MAX_BLOCK_OUT // up) + 1):
+        bi, bo = down * k, up * k
+        for n_out in range(1, min(bo, MAX_SUB_OUT) + 1):
+            if bo % n_out or (n_out - 1) * down // up + tail >= bi:
+                continue  # not a whole number of sub-blocks, or windows longer than a block
+            n_sub = bo // n_out
+            for stride, offset, width in _windows(up, down, tail, n_sub, n_out):
+                # A row stride shorter than the window cannot be a strided view, and the
+                # last window must end inside its block (the view of a call ends there).
+                if width > bi or (n_sub - 1) * stride + offset + width > bi:
+                    continue
+                most = max(1, min(GEMM_MAX_MACS // (width * n_out), GROUP_OUT // bo))
+                groups = [g for g in range(1, most + 1) if GROUP_OUT % (g * bo) == 0] or [most]
+                for group in groups:
+                    cost = _product_cost(group, width, n_out)
+                    per_s = rate_out / (group * bo) * n_sub * cost
+                    out.append(_Layout(bi, bo, group, n_sub, stride, offset, width, per_s))
     return out
 
 
@@ -146,28 +152,36 @@ def _design(rate_in: int, rate_out: int) -> _Filter:
     up, down = rate_out // g, rate_in // g
     cutoff = min(1.0, up / down) * ROLLOFF
     tail = math.ceil(2 * ZERO_CROSSINGS / cutoff)
-    best = min(_layouts(up, down, tail, rate_out), key=lambda lay: lay.cost)
-    bi, bo = best.block_in, best.block_out
-    if best.subs:
-        blocks = tuple(
-            _SubBlock(
-                off,
-                w,
-                a,
-                b,
-                _kernel(
-                    up,
-                    down,
-                    np.arange(off, off + w, dtype=np.float64),
-                    np.arange(a, b, dtype=np.float64),
-                ),
-            )
-            for off, w, a, b in best.subs
+    layouts = _layouts(up, down, tail, rate_out)
+    aligned = [lay for lay in layouts if GROUP_OUT % (lay.group * lay.block_out) == 0]
+    best = min(aligned or layouts, key=lambda lay: lay.cost)
+    n_out = best.block_out // best.n_sub
+    subs = [
+        _kernel(
+            up,
+            down,
+            np.arange(best.width, dtype=np.float64) + (best.offset + i * best.stride),
+            np.arange(i * n_out, (i + 1) * n_out, dtype=np.float64),
         )
-        history = max(0, -min(off for off, _, _, _ in best.subs))
-        return _Filter(up, down, bi, bo, tail, best.group, history, None, None, blocks)
-    w = _kernel(up, down, np.arange(-tail, bi, dtype=np.float64), np.arange(bo, dtype=np.float64))
-    return _Filter(up, down, bi, bo, tail, best.group, bi, w[tail:].copy(), w[:tail].copy(), ())
+        for i in range(best.n_sub)
+    ]
+    same = all(np.array_equal(s, subs[0]) for s in subs[1:])
+    weights = subs[0] if same else np.stack(subs)
+    return _Filter(
+        up,
+        down,
+        best.block_in,
+        best.block_out,
+        tail,
+        best.group,
+        max(0, -best.offset),
+        best.n_sub,
+        n_out,
+        best.stride,
+        best.offset,
+        best.width,
+        weights,
+    )
 
 
 class Resampler:
@@ -179,6 +193,7 @@ class Resampler:
         self._f = _design(rate_in, rate_out) if rate_in != rate_out else None
         # History for the filter (zeros: silence before the stream) followed by pending input.
         self._buf: FloatArray = np.zeros(self._f.history if self._f else 0, dtype=np.float32)
+        self._staged: FloatArray | None = None  # see input_buffer()
         self._n_in = 0
         self._n_out = 0
 
@@ -195,38 +210,68 @@ class Resampler:
         n_groups = (self._buf.size + n_more - f.history) // (f.block_in * f.group)
         return max(0, n_groups) * f.group * f.block_out
 
+    def inputs_needed(self, n_out: int) -> int:
+        """Fewest more inputs after which :meth:`ready_after` reaches ``n_out`` (0: already)."""
+        if n_out <= 0:
+            return 0
+        if self._f is None:
+            return n_out
+        f = self._f
+        groups = -(-n_out // (f.group * f.block_out))
+        return max(0, groups * f.block_in * f.group + f.history - self._buf.size)
+
     def process(self, x: FloatArray) -> FloatArray:
         """Feed input samples; return every output sample that is now complete."""
-        self._n_in += x.size
         if self._f is None:
+            self._n_in += x.size
             self._n_out += x.size
             return x
+        self._n_in += x.size
+        return self._run(np.concatenate((self._buf, x)) if x.size else self._buf)
+
+    def input_buffer(self, n: int) -> FloatArray:
+        """Room for ``n`` more input samples: fill it, then call :meth:`process_buffer`.
+
+        The same as :meth:`process` without the copy of the input (a decoder writes there).
+        """
+        keep = self._buf.size
+        buf = np.empty(keep + n, dtype=np.float32)
+        buf[:keep] = self._buf
+        self._staged = buf
+        return buf[keep:]
+
+    def process_buffer(self) -> FloatArray:
+        """Process the samples written into :meth:`input_buffer`; like :meth:`process`."""
+        buf, self._staged = self._staged, None
+        if buf is None:
+            raise RuntimeError("process_buffer() without input_buffer()")
+        n = buf.size - self._buf.size
+        self._n_in += n
+        if self._f is None:
+            self._n_out += n
+            return buf
+        return self._run(buf)
+
+    def _run(self, buf: FloatArray) -> FloatArray:
+        """Every whole group of ``buf`` (kept input, then new input) -> output; keep the rest."""
         f = self._f
-        buf = np.concatenate((self._buf, x)) if x.size else self._buf
+        assert f is not None
         span = f.block_in * f.group
         n_groups = (buf.size - f.history) // span
         if n_groups <= 0:
             self._buf = buf
             return np.zeros(0, dtype=np.float32)
-        out = np.empty((n_groups * f.group, f.block_out), dtype=np.float32)
-        if f.w_cur is not None and f.w_tail is not None:
-            cut = f.block_in - f.tail
-            for g in range(n_groups):
-                rows = buf[g * span : (g + 1) * span + f.block_in].reshape(-1, f.block_in)
-                y = rows[1:] @ f.w_cur
-                y += rows[:-1, cut:] @ f.w_tail
-                out[g * f.group : (g + 1) * f.group] = y
-        else:
-            item = buf.itemsize
-            strides = (f.block_in * item, item)
-            for g in range(n_groups):
-                base = f.history + g * span
-                dest = out[g * f.group : (g + 1) * f.group]
-                for sb in f.subs:
-                    view: FloatArray = np.ndarray(
-                        (f.group, sb.width), np.float32, buf, (base + sb.offset) * item, strides
-                    )
-                    np.matmul(view, sb.weights, out=dest[:, sb.out0 : sb.out1])
+        item = buf.itemsize
+        windows: FloatArray = np.ndarray(
+            (n_groups, f.n_sub, f.group, f.width),
+            np.float32,
+            buf,
+            (f.history + f.offset) * item,
+            (span * item, f.stride * item, f.block_in * item, item),
+        )
+        out = np.empty((n_groups, f.group, f.block_out), dtype=np.float32)
+        dest = out.reshape(n_groups, f.group, f.n_sub, f.n_out).transpose(0, 2, 1, 3)
+        np.matmul(windows, f.weights, out=dest)
         self._buf = buf[n_groups * span :].copy()
         flat = out.reshape(-1)
         self._n_out += flat.size
