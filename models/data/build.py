@@ -118,17 +118,11 @@ def _grouped(
     """``count`` clips of each recipe (duration 0: 25-30 s alarm), then 300 s negatives, then
     ``extra`` (added later: appended, so the earlier files keep their index and seed)."""
     k = 10 if quick else 1
-    tasks: list[Task] = []
-    for recipe, count, dur in groups:
-        for _ in range(max(1, count // k)):
-            tasks.append(Task(len(tasks), recipe, dur, "eval"))
-    n_long, long_dur = (2, 60.0) if quick else (n_long, 300.0)
-    for _ in range(n_long):
-        tasks.append(Task(len(tasks), "long_negative", long_dur, "eval"))
-    for recipe, count, dur in extra:
-        for _ in range(max(1, count // k)):
-            tasks.append(Task(len(tasks), recipe, dur, "eval"))
-    return tasks
+    long_negatives = ("long_negative", 2, 60.0) if quick else ("long_negative", n_long, 300.0)
+    plan = [(r, max(1, c // k), d) for r, c, d in groups]
+    plan += [long_negatives, *((r, max(1, c // k), d) for r, c, d in extra)]
+    flat = [(recipe, dur) for recipe, count, dur in plan for _ in range(count)]
+    return [Task(i, recipe, dur, "eval") for i, (recipe, dur) in enumerate(flat)]
 
 
 _POOLS: Pools | None = None

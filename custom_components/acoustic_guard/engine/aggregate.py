@@ -779,7 +779,7 @@ class Aggregation:
     @property
     def state_bytes(self) -> int:
         """Bytes of per-stream state (upper bound at full ring buffers)."""
-        beep = sys.getsizeof(Beep(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0)) + 6 * 24 + 28
+        beep = sys.getsizeof(Beep(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0)) + 6 * 24 + 28  # floats, int
         step = sys.getsizeof((0.0, 0.0)) + 2 * 24
         fixed = 2048  # episodes, params, scalars
         return (

@@ -197,11 +197,6 @@ class Resampler:
         self._n_in = 0
         self._n_out = 0
 
-    @property
-    def latency_samples(self) -> int:
-        """Worst-case input samples held back before they produce output."""
-        return self._f.block_in * self._f.group if self._f else 0
-
     def ready_after(self, n_more: int) -> int:
         """How many samples :meth:`process` would return given ``n_more`` more inputs."""
         if self._f is None:
