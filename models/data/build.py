@@ -41,6 +41,10 @@ class Task:
 
 
 TRAIN_CLIPS = 3000  # 10 s training clips (models/build_data --train-clips)
+REFIT_CLIPS = 240  # 10 s clips of each REFIT_RECIPES confuser in ``refit`` (8 % of train's)
+# What the smoke head confuses most (found on val + tune): kettles (a steady tone) and alarm
+# clocks (fast triple beeps the head hears as one 0.4 s beep every 0.5 s).
+REFIT_RECIPES = [*EXTRA_CONFUSERS, "alarm_clock"]
 # Val alarm clips are rendered like eval's: 25-30 s, the alarm sounding from its first 5 s.
 ALARM_RECIPES = frozenset({"smoke_t3", "smoke_lowfreq", "smoke_continuous", "smoke_real", "co_t4"})
 
@@ -62,6 +66,16 @@ def plan_split(split: str, quick: bool, train_clips: int = TRAIN_CLIPS) -> list[
     if split == "train":
         n = 150 if quick else train_clips
         return [Task(i, r, 10.0) for i, r in enumerate(mix_plan(n, SEED_BASE[split]))]
+    if split == "refit":
+        # Confusers added after the shipped encoder was trained, as 10 s training clips: a head
+        # refit on the frozen encoder (models/refit_head.py) learns them next to ``train``.
+        # one block of indices per recipe: a recipe appended later leaves the others' seeds
+        n = 20 if quick else REFIT_CLIPS
+        return [
+            Task(j * REFIT_CLIPS + i, c, 10.0)
+            for j, c in enumerate(REFIT_RECIPES)
+            for i in range(n)
+        ]
     if split == "val":
         # Alarm clips last 25-30 s (several T3/T4 cycles, as in eval) so that tuning sees the
         # evidence an alarm builds up; long household negatives give false-alarm rates per

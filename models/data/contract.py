@@ -18,7 +18,7 @@ from typing import Any, Final
 EVENT_NAMES: Final = ("smoke_alarm", "co_alarm", "glass_break", "footsteps", "beeping_appliance")
 TARGET_EVENTS: Final = EVENT_NAMES[:4]
 KINDS: Final = ("positive", "negative", "confuser")
-SPLIT_NAMES: Final = ("train", "val", "tune", "eval")
+SPLIT_NAMES: Final = ("train", "val", "tune", "eval", "refit")
 
 
 def validate_record(rec: dict[str, Any]) -> list[str]:

@@ -59,8 +59,16 @@ def run(
     chunk: int = CHUNK,
     hold_s: float | None = None,
     tail_s: float = 0.0,
+    *,
+    manifest: dict[str, dict[str, float]] | None = None,
 ) -> list[Detection]:
-    agg = Aggregation(params_for({}, sensitivity), FPS, hold_s=hold_s)
+    """Stream ``scores`` through an Aggregation; ``manifest``: per-event parameter overrides
+    applied at every level (as a model manifest's thresholds would)."""
+    thresholds = {
+        event: {lv: dict(over) for lv in ("low", "medium", "high")}
+        for event, over in (manifest or {}).items()
+    }
+    agg = Aggregation(params_for(thresholds, sensitivity), FPS, hold_s=hold_s)
     out: list[Detection] = []
     s = scores.s
     if tail_s:
@@ -184,12 +192,62 @@ def test_fast_continuous_alarm_is_smoke() -> None:
     assert [d.pattern for d in ons(run(sc))] == ["continuous"]
 
 
+LONG_BEEPS = {"smoke_alarm": {"long_beep_s": 2.0}}
+
+
+@pytest.mark.parametrize("chunk", [7, 25, 50])
+def test_fast_beeping_heard_as_one_long_beep_is_smoke(chunk: int) -> None:
+    """0.28 s beeps with 60 ms gaps: the smoke head bridges the gaps, the aggregation sees one
+    beep that never ends. With ``long_beep_s`` it still is a smoke alarm, on within the
+    latency target; without (the shipped model's setting) it is not."""
+    sc = Scores(30.0)
+    sc.add("smoke_alarm", 2.0, 29.0, 0.95)
+    sc.add("beeping_appliance", 2.0, 29.0, 0.1)
+    assert ons(run(sc, chunk=chunk)) == []
+    on = ons(run(sc, chunk=chunk, manifest=LONG_BEEPS))
+    assert [(d.event, d.pattern) for d in on] == [("smoke_alarm", "continuous")]
+    assert 8.0 <= on[0].time - 2.0 <= 10.5
+    assert on[0].start == pytest.approx(2.0, abs=0.1)
+
+
+def test_bridged_beeping_in_long_pieces_is_smoke() -> None:
+    """The same alarm, its bridged beeping broken every 6 s by a real gap: too few beeps to
+    count one by one within the latency target, enough 0.5 s units."""
+    sc = Scores(30.0)
+    pieces = [(2.0 + k * 6.3, 2.0 + k * 6.3 + 6.0) for k in range(4)]
+    sc.beeps({"smoke_alarm": 0.95, "beeping_appliance": 0.05}, pieces)
+    assert all(d.time > 20.0 for d in ons(run(sc)))
+    on = ons(run(sc, manifest=LONG_BEEPS))
+    assert [(d.event, d.pattern) for d in on] == [("smoke_alarm", "continuous")]
+    assert on[0].time - 2.0 <= 10.5
+
+
+def test_long_tone_that_the_smoke_head_doubts_or_calls_an_appliance_is_nothing() -> None:
+    for smoke, appliance in ((0.55, 0.05), (0.95, 0.7)):
+        sc = Scores(30.0)
+        sc.add("smoke_alarm", 2.0, 29.0, smoke)
+        sc.add("beeping_appliance", 2.0, 29.0, appliance)
+        _nothing(sc, ("low", "medium"), LONG_BEEPS)
+
+
+def test_short_long_beep_is_nothing() -> None:
+    """A 6 s tone (a kettle coming to the boil, a test button) is shorter than any level's
+    sustained time: the rule needs the tone to keep going."""
+    sc = Scores(20.0)
+    sc.add("smoke_alarm", 2.0, 8.0, 0.95)
+    _nothing(sc, manifest=LONG_BEEPS)
+
+
 # --------------------------------------------------------------------------- beep confusers
 
 
-def _nothing(sc: Scores, levels: Sequence[str] = ("low", "medium", "high")) -> None:
+def _nothing(
+    sc: Scores,
+    levels: Sequence[str] = ("low", "medium", "high"),
+    manifest: dict[str, dict[str, float]] | None = None,
+) -> None:
     for level in levels:
-        dets = run(sc, level)
+        dets = run(sc, level, manifest=manifest)
         assert ons(dets) == [], (level, dets)
 
 

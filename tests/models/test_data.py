@@ -148,6 +148,7 @@ def test_tune_set_is_rendered_from_val_sources() -> None:
     assert set(splits.SOURCES_OF) == set(splits.DATA_SETS)
     assert {s: splits.SOURCES_OF[s] for s in splits.SPLITS} == {s: s for s in splits.SPLITS}
     assert splits.SOURCES_OF["tune"] == "val"
+    assert splits.SOURCES_OF["refit"] == "train"  # refit clips are training data
 
 
 def _summary(root: Path, split: str, sources: list[str]) -> None:

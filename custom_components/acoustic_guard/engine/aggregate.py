@@ -91,6 +91,12 @@ CONT_MAX_GAP: Final = 2.4
 CONT_MIN_BEEPS: Final = 4
 CONT_BAD_BEEPS: Final = 1  # non-alarm-like beeps in a row that a run survives
 CONT_GOOD_SHARE: Final = 0.75  # ... as long as most of its beeps are alarm-like
+# Fast beeping (0.28 s on, 0.06 s off) can be heard as ONE long beep: the smoke head stays up
+# through the short gaps. With ``EventParams.long_beep_s`` > 0 a beep counts once per
+# CONT_UNIT of its length, and a beep still sounding after ``long_beep_s`` is judged by its
+# running means. Off in the shipped model: its smoke head scores a whistling kettle and some
+# alarm clocks like such an alarm (see models/MODEL_CARD.md).
+CONT_UNIT: Final = 0.5
 
 GLASS_WINDOW_S: Final = 1.0  # impact + shatter: evidence frames counted over the last second
 GLASS_MAX_S: Final = 5.0  # a break is over in 2-3 s: evidence later than this extends nothing
@@ -113,6 +119,9 @@ class EventParams:
     ``sustained_s`` / ``sustained_threshold`` / ``appliance_max``: smoke only, the
     non-T3 ("continuous") rule: beeps whose mean smoke score >= ``sustained_threshold`` and mean
     appliance score <= ``appliance_max`` repeating without a pause for ``sustained_s``.
+    ``long_beep_s``: smoke only, 0 = off (the shipped model): fast beeping heard as one long
+    beep: beeps count once per :data:`CONT_UNIT` of their length, and a beep still sounding
+    after ``long_beep_s`` is judged by its running means (see :func:`sustained_evidence`).
     """
 
     threshold: float = 0.5
@@ -121,6 +130,7 @@ class EventParams:
     sustained_s: float = 10.0
     sustained_threshold: float = 0.65
     appliance_max: float = 0.4
+    long_beep_s: float = 0.0
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], base: EventParams | None = None) -> EventParams:
@@ -289,6 +299,13 @@ class _Segmenter:
     def open_onset(self) -> float | None:
         """Onset of the segment still open at the end of the last chunk, else None."""
         return self._on if self._active else None
+
+    @property
+    def open_means(self) -> tuple[float, ...] | None:
+        """Running mean of each stats column over the open segment so far, else None."""
+        if not self._active or not self._n:
+            return None
+        return tuple(float(v) for v in self._sums / self._n)
 
     def quiet(self, peak: float) -> bool:
         """True when frames peaking at ``peak`` cannot open or close a segment (common case)."""
@@ -587,13 +604,35 @@ def t4_evidence(beeps: Sequence[Beep], now: float) -> PatternEvidence:
     return PatternEvidence(count, start, _mean(peaks) if peaks else 0.0)
 
 
+def _units(b: Beep) -> int:
+    """How many beeps a long beep counts as: one per :data:`CONT_UNIT`, at least 1."""
+    return max(1, int(b.dur / CONT_UNIT + 1e-9))
+
+
 def sustained_evidence(
-    beeps: Sequence[Beep], now: float, params: EventParams, open_since: float | None = None
+    beeps: Sequence[Beep],
+    now: float,
+    params: EventParams,
+    open_since: float | None = None,
+    open_means: Sequence[float] | None = None,
 ) -> PatternEvidence:
     """Seconds of uninterrupted alarm-like beeping (high smoke, low appliance score).
 
-    ``open_since``: onset of a qualifying beep still sounding (extends the run to ``now``).
+    ``open_since``: onset of a beep still sounding (extends the run to ``now``).
+    With ``params.long_beep_s`` > 0 a beep counts :func:`_units` times, and the open beep,
+    once it has sounded that long, counts as a beep ending now, judged by ``open_means``
+    (its running smoke, co and appliance means): fast beeping heard as one beep.
     """
+    long_beeps = params.long_beep_s > 0
+    if (
+        long_beeps
+        and open_since is not None
+        and open_means is not None
+        and now - open_since >= params.long_beep_s - 1e-9
+    ):
+        smoke, co, appliance = open_means[0], open_means[1], open_means[2]
+        beeps = [*beeps, Beep(open_since, now, smoke, smoke, co, appliance)]
+        open_since = None
     run_start: float | None = None
     last_end = -math.inf  # end of the last good beep
     any_end = -math.inf  # end of the last beep of any kind
@@ -607,11 +646,12 @@ def sustained_evidence(
         if bad > CONT_BAD_BEEPS or b.on - any_end > CONT_MAX_GAP:
             run_start, n, total, scores = None, 0, 0, []
         any_end = b.off
-        total += 1
+        units = _units(b) if long_beeps else 1
+        total += units
         if good:
             if run_start is None:
                 run_start = b.on
-            n += 1
+            n += units
             scores.append(b.smoke)
             last_end = b.off
     end = last_end
@@ -895,7 +935,11 @@ class Aggregation:
                 continue
             open_since = self._beep_seg.open_onset
             cont = sustained_evidence(
-                [b for b in self._beeps if b.on > ep.consumed], now, p, open_since
+                [b for b in self._beeps if b.on > ep.consumed],
+                now,
+                p,
+                open_since,
+                self._beep_seg.open_means,
             )
             if cont.evidence >= p.sustained_s:
                 # Sustained beeping that already shows a whole T3 group is a T3 alarm heard
