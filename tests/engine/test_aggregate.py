@@ -627,8 +627,21 @@ def test_t4_blurred_by_reverb_counts_by_co_pulses(chunk: int) -> None:
     on = ons(run(scene(4), chunk=chunk))
     assert [(d.event, d.pattern) for d in on] == [("co_alarm", "T4")], on
     assert on[0].time - 2.0 <= 12.0
-    # three pulses is not a T4 group (and the blur alone is no T3 either)
-    assert "co_alarm" not in _events(run(scene(3), "high", chunk=chunk))
+    # fewer pulses: each blur is half a T4 group, so the alarm needs three blurs, not two
+    for pulses in (1, 3):
+        late = ons(run(scene(pulses), chunk=chunk))
+        assert [(d.event, d.pattern) for d in late] == [("co_alarm", "T4")], (pulses, late)
+        assert 12.0 < late[0].time - 2.0 <= 17.0
+    # no pulse at all: a long beep every 6 s is no CO alarm (and the blur alone is no T3)
+    assert _events(run(scene(0), "high", chunk=chunk)) == set()
+
+
+def test_weakly_backed_blurs_that_sound_like_an_appliance_are_not_co() -> None:
+    blobs = [(2.0 + 5.9 * k, 2.8 + 5.9 * k) for k in range(6)]
+    sc = Scores(40.0)
+    sc.beeps({"smoke_alarm": 0.9, "co_alarm": 0.1, "beeping_appliance": 0.7}, blobs)
+    sc.beeps({"co_alarm": 0.85}, [(on + 0.2, on + 0.24) for on, _ in blobs])
+    assert "co_alarm" not in _events(run(sc, "high"))
 
 
 def test_co_pulses_are_counted_across_chunks_and_joins() -> None:

@@ -15,8 +15,9 @@ impact is sounding now". This module turns those frame scores into events:
   score and a low appliance score repeating without a pause for ``sustained_s``.
 * **CO** (``T4``): four ~0.1 s beeps 0.1 s apart, then 4-60 s of silence. Each closed group
   counts 1 once the silence after it reached :data:`T4_SILENCE`, 0.5 before that; a group
-  blurred into one or two beeps by reverb counts only when the CO head backs it. A T4 rhythm
-  is CO whatever the smoke head says; a T3 rhythm is smoke.
+  blurred into one or two beeps by reverb counts only when the CO head backs it (on average
+  or with four onset pulses; with one to three pulses it counts half). A T4 rhythm is CO
+  whatever the smoke head says; a T3 rhythm is smoke.
 * **Glass**: at least ``evidence`` frames above ``threshold`` within 1 s (impact + shatter);
   a short clink has too few frames.
 * **Footsteps**: impacts (peaks of the footstep head, >= 0.25 s apart) at 0.3-1.0 s intervals,
@@ -82,6 +83,8 @@ T4_MERGED_CO: Final = 0.5
 # ... or, in a reverberant room where the smoke head stays up through the whole group and the
 # CO head fires only at each beep's onset, as many CO-head pulses as a T4 group has beeps.
 T4_MERGED_PULSES: Final = 4
+# ... and a blur in which the CO head pulsed at least once counts this much of a group.
+T4_WEAK: Final = 0.5
 CO_PULSE: Final = 0.5  # a CO-head pulse starts where its score rises through this
 T4_SILENCE: Final = 3.5
 T4_MAX_SILENCE: Final = 65.0
@@ -535,11 +538,27 @@ def t3_evidence(beeps: Sequence[Beep], now: float) -> PatternEvidence:
     return PatternEvidence(count + partial, start, _mean(peaks) if peaks else 0.0)
 
 
-def _t4_group_ok(group: Sequence[Beep]) -> bool:
+def _t4_weight(group: Sequence[Beep]) -> float:
+    """How much of a T4 group ``group`` is: 1, :data:`T4_WEAK` (a weakly backed blur) or 0."""
     span = group[-1].off - group[0].on
     if T4_BEEPS[0] <= len(group) <= T4_BEEPS[1]:
-        return T4_SPAN[0] <= span <= T4_SPAN[1]
-    return len(group) < T4_BEEPS[0] and _t4_merged_ok(group)
+        return 1.0 if T4_SPAN[0] <= span <= T4_SPAN[1] else 0.0
+    if len(group) >= T4_BEEPS[0]:
+        return 0.0
+    if _t4_merged_ok(group):
+        return 1.0
+    return T4_WEAK if _t4_weak_ok(group) else 0.0
+
+
+def _t4_weak_ok(group: Sequence[Beep]) -> bool:
+    """A blur the length of a T4 group in which the CO head pulsed at least once (reverb
+    keeps the smoke head up through the group; the CO head hears only some beep onsets)."""
+    span = group[-1].off - group[0].on
+    if len(group) > 2 or not T4_MERGED_SPAN[0] <= span <= T4_MERGED_SPAN[1]:
+        return False
+    weight = sum(max(b.dur, 1e-3) for b in group)
+    appliance = sum(b.appliance * max(b.dur, 1e-3) for b in group) / weight
+    return sum(b.co_pulses for b in group) >= 1 and appliance <= T3_APPLIANCE_MAX
 
 
 def _t4_merged_ok(group: Sequence[Beep]) -> bool:
@@ -573,7 +592,7 @@ def t4_evidence(beeps: Sequence[Beep], now: float) -> PatternEvidence:
     such a silence), 0.5 while its silence is still shorter than that.
     """
     # a lone blip (noise, a chirp) in the silence neither counts nor breaks the rhythm
-    groups = [g for g in _groups(beeps, T4_SPLIT) if len(g) > 1 or _t4_merged_ok(g)]
+    groups = [g for g in _groups(beeps, T4_SPLIT) if len(g) > 1 or _t4_weight(g) > 0.0]
     count = 0.0
     start = 0.0
     peaks: list[float] = []
@@ -582,7 +601,8 @@ def t4_evidence(beeps: Sequence[Beep], now: float) -> PatternEvidence:
         silence = (nxt if nxt is not None else now) - g[-1].off
         if silence < T4_SPLIT:  # still open
             break
-        if not _t4_group_ok(g):
+        weight = _t4_weight(g)
+        if weight == 0.0:
             count, peaks = 0.0, []
             # the tail of a group heard from its middle, then the T4 silence
             partial = len(g) == 2 and _t4_partial_ok(g) and nxt is not None
@@ -592,10 +612,10 @@ def t4_evidence(beeps: Sequence[Beep], now: float) -> PatternEvidence:
         if count == 0.0:
             start = g[0].on
         if nxt is None:
-            count += 1.0 if silence >= T4_SILENCE else 0.5
+            count += weight if silence >= T4_SILENCE else 0.5 * weight
             peaks.extend(b.peak for b in g)
         elif T4_SILENCE <= silence <= T4_MAX_SILENCE:
-            count += 1.0
+            count += weight
             peaks.extend(b.peak for b in g)
         else:  # the next group came too soon (alarm clock) or far too late
             count, peaks = 0.0, []
