@@ -78,6 +78,7 @@ GRID: dict[str, dict[str, tuple[float, ...]]] = {
         "sustained_s": (6.0, 8.0, 10.0),
         "sustained_threshold": (0.5, 0.65, 0.8),
         "appliance_max": (0.3, 0.5),
+        "long_beep_s": (0.0, 2.0),  # 0: fast beeping heard as one long beep is not counted
     },
     "co_alarm": {"threshold": THRESHOLDS, "evidence": (1.0, 1.5, 2.0)},
     "glass_break": {
@@ -163,6 +164,7 @@ def stricter_or_equal(a: EventParams, b: EventParams) -> bool:
         and a.sustained_s >= b.sustained_s
         and a.sustained_threshold >= b.sustained_threshold
         and a.appliance_max <= b.appliance_max
+        and (a.long_beep_s == 0.0 or a.long_beep_s >= b.long_beep_s > 0.0)
     )
 
 

@@ -8,17 +8,20 @@ target, nothing for the confusers, off after the hold time, sensitivity monotone
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from custom_components.acoustic_guard.engine.aggregate import (
     DEFAULTS,
+    TONE_ONSET,
     Aggregation,
     Beep,
     EventParams,
     merge_close,
     params_for,
+    sustained_evidence,
     t3_evidence,
     t4_evidence,
 )
@@ -236,6 +239,40 @@ def test_short_long_beep_is_nothing() -> None:
     sc = Scores(20.0)
     sc.add("smoke_alarm", 2.0, 8.0, 0.95)
     _nothing(sc, manifest=LONG_BEEPS)
+
+
+def _with_onsets(sc: Scores, per_beep: int, beeps: Sequence[tuple[float, float]]) -> np.ndarray:
+    """The scores plus a tone-onset column: ``per_beep`` onsets spread over each beep."""
+    onsets = np.zeros((sc.n, 1))
+    for on, off in beeps:
+        for k in range(per_beep):
+            onsets[round((on + (off - on) * k / per_beep) * FPS), 0] = 1.0
+    return np.hstack((sc.s, onsets))
+
+
+@pytest.mark.parametrize("chunk", [7, 25])
+def test_alarm_clock_bursts_heard_as_beeps_are_not_a_continuous_alarm(chunk: int) -> None:
+    """An alarm clock's bursts of three short beeps sound like one 0.42 s beep each to the
+    model; the tone starting three times inside each tells them from an alarm's beeps."""
+    beeps = [(2.0 + 0.52 * k, 2.42 + 0.52 * k) for k in range(50)]
+    sc = Scores(30.0)
+    sc.beeps({"smoke_alarm": 0.95, "beeping_appliance": 0.04}, beeps)
+    names = [*HEADS, TONE_ONSET]
+    for per_beep, expected in ((1, ["smoke_alarm"]), (3, [])):
+        agg = Aggregation(params_for({}, "high"), FPS)
+        s = _with_onsets(sc, per_beep, beeps)
+        out = []
+        for i in range(0, s.shape[0], chunk):
+            out += agg.update(s[i : i + chunk], names, (i + s[i : i + chunk].shape[0]) / FPS)
+        assert [d.event for d in ons(out)] == expected, per_beep
+    # a long beep (bridged fast beeping) is never clock-like, however many onsets it holds
+    p = replace(params_for({}, "medium")["smoke_alarm"], long_beep_s=2.0)
+    runs = {
+        n: [Beep(2.1 * k, 2.1 * k + 2.0, 0.9, 0.9, 0.0, 0.0, 0, n) for k in range(4)]
+        for n in (0, 8)
+    }
+    ev = sustained_evidence(runs[8], 8.5, p)
+    assert ev == sustained_evidence(runs[0], 8.5, p) and ev.evidence > 8.0
 
 
 # --------------------------------------------------------------------------- beep confusers

@@ -12,7 +12,10 @@ impact is sounding now". This module turns those frame scores into events:
   Blips (reverb tails, noise) are dropped and beeps split by a short dip re-joined first;
   the group's gaps must be alike and its beeps not appliance-like. Other rhythms
   (``continuous``: European alarms) only on *sustained* evidence: beeps with a high smoke
-  score and a low appliance score repeating without a pause for ``sustained_s``.
+  score and a low appliance score repeating without a pause for ``sustained_s``. A short
+  beep in which the alarm-band tone starts three times (an alarm clock's burst, one beep to
+  the model; the Detector's ``tone_onset`` column) does not count; with ``long_beep_s`` fast
+  beeping that the model hears as one long beep does.
 * **CO** (``T4``): four ~0.1 s beeps 0.1 s apart, then 4-60 s of silence. Each closed group
   counts 1 once the silence after it reached :data:`T4_SILENCE`, 0.5 before that; a group
   blurred into one or two beeps by reverb counts only when the CO head backs it (on average
@@ -51,6 +54,8 @@ FloatArray = npt.NDArray[np.float32]
 FRAME_RATE: Final = 50.0
 ALARM_EVENTS: Final = ("smoke_alarm", "co_alarm")
 APPLIANCE_HEAD: Final = "beeping_appliance"
+# A cue column the Detector adds next to the heads (``engine/cues.py``): alarm-band tone onsets.
+TONE_ONSET: Final = "tone_onset"
 
 # Beep segmentation on max(smoke, co): fixed, so every sensitivity sees the same beeps
 # (sensitivity then decides which beeps are strong enough to count).
@@ -94,6 +99,10 @@ CONT_MAX_GAP: Final = 2.4
 CONT_MIN_BEEPS: Final = 4
 CONT_BAD_BEEPS: Final = 1  # non-alarm-like beeps in a row that a run survives
 CONT_GOOD_SHARE: Final = 0.75  # ... as long as most of its beeps are alarm-like
+# An alarm clock's burst of short beeps is one beep to the model, but its tone starts several
+# times: a beep this short with this many tone onsets is clock-like, never alarm-like.
+CLOCK_MAX_DUR: Final = 0.8
+CLOCK_ONSETS: Final = 3
 # Fast beeping (0.28 s on, 0.06 s off) can be heard as ONE long beep: the smoke head stays up
 # through the short gaps. With ``EventParams.long_beep_s`` > 0 a beep counts once per
 # CONT_UNIT of its length, and a beep still sounding after ``long_beep_s`` is judged by its
@@ -389,7 +398,8 @@ class _Segmenter:
 
 
 class Beep(NamedTuple):
-    """One closed beep: times, peak of max(smoke, co), mean score per head, CO pulses."""
+    """One closed beep: times, peak of max(smoke, co), mean score per head, CO pulses and
+    alarm-band tone onsets inside it."""
 
     on: float
     off: float
@@ -398,6 +408,7 @@ class Beep(NamedTuple):
     co: float
     appliance: float
     co_pulses: int = 0  # times the CO head rose through CO_PULSE inside the beep
+    onsets: int = 0  # times the alarm-band tone started inside the beep (engine/cues.py)
 
     @property
     def dur(self) -> float:
@@ -458,7 +469,7 @@ def _joined(pieces: Sequence[Beep]) -> Beep:
     """Pieces as one beep: the highest peak; means weighted by duration, joined in order."""
     if len(pieces) == 1:
         return pieces[0]
-    on, off, peak, smoke, co, appliance, pulses = pieces[0]
+    on, off, peak, smoke, co, appliance, pulses, onsets = pieces[0]
     for b in pieces[1:]:
         wa, wb = max(off - on, 1e-3), max(b.dur, 1e-3)
         w = wa + wb
@@ -468,7 +479,8 @@ def _joined(pieces: Sequence[Beep]) -> Beep:
         off = b.off
         peak = max(peak, b.peak)
         pulses += b.co_pulses
-    return Beep(on, off, peak, smoke, co, appliance, pulses)
+        onsets += b.onsets
+    return Beep(on, off, peak, smoke, co, appliance, pulses, onsets)
 
 
 def _t3_prefix_ok(group: Sequence[Beep]) -> bool:
@@ -661,7 +673,11 @@ def sustained_evidence(
     bad = 0  # bad beeps in a row: one is tolerated (a beep the model was unsure of)
     scores: list[float] = []
     for b in beeps:
-        good = b.smoke >= params.sustained_threshold and b.appliance <= params.appliance_max
+        good = (
+            b.smoke >= params.sustained_threshold
+            and b.appliance <= params.appliance_max
+            and not (b.dur <= CLOCK_MAX_DUR and b.onsets >= CLOCK_ONSETS)
+        )
         bad = 0 if good else bad + 1
         if bad > CONT_BAD_BEEPS or b.on - any_end > CONT_MAX_GAP:
             run_start, n, total, scores = None, 0, 0, []
@@ -702,6 +718,7 @@ class _Columns(NamedTuple):
     glass: int | None
     steps: int | None
     appliance: int | None
+    onset: int | None = None
 
 
 @dataclass(slots=True)
@@ -742,7 +759,8 @@ class Aggregation:
             p = params.get(event, DEFAULTS[event]["medium"])
             self.params[event] = replace(p, hold_s=hold_s) if hold_s is not None else p
         self._window = max(1, round(GLASS_WINDOW_S * self.frame_rate))
-        self._beep_seg = _Segmenter(BEEP_ON, BEEP_OFF, 4)  # smoke, co, appliance, co rises
+        # stats per beep: smoke, co, appliance, co rises, tone onsets
+        self._beep_seg = _Segmenter(BEEP_ON, BEEP_OFF, 5)
         self._co_prev = 0.0  # the CO score of the last frame seen (a rise spans chunks)
         fp = self.params["footsteps"].threshold
         self._step_seg = _Segmenter(fp, 0.6 * fp, 1)
@@ -809,7 +827,7 @@ class Aggregation:
                 if n:
                     rises[1:] *= ~above[:-1]
                     rises[0] *= self._co_prev < CO_PULSE
-                stats = np.array((smoke, co, head(cols.appliance), rises)).T  # [n, 4]
+                stats = np.array((smoke, co, head(cols.appliance), rises, head(cols.onset))).T
                 segs = self._beep_seg.feed(np.maximum(smoke, co), stats, t_end, self.hop)
                 self._add_beeps(segs, t_end)
             if n and cols.co is not None:
@@ -839,7 +857,7 @@ class Aggregation:
     @property
     def state_bytes(self) -> int:
         """Bytes of per-stream state (upper bound at full ring buffers)."""
-        beep = sys.getsizeof(Beep(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0)) + 6 * 24 + 28  # floats, int
+        beep = sys.getsizeof(Beep(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0)) + 6 * 24 + 2 * 28
         step = sys.getsizeof((0.0, 0.0)) + 2 * 24
         fixed = 2048  # episodes, params, scalars
         return (
@@ -867,6 +885,7 @@ class Aggregation:
                 col.get("glass_break"),
                 col.get("footsteps"),
                 col.get(APPLIANCE_HEAD),
+                col.get(TONE_ONSET),
             )
         return self._cols
 
@@ -903,9 +922,11 @@ class Aggregation:
 
     def _add_beeps(self, segs: list[Segment], now: float) -> None:
         for s in segs:
-            smoke, co, appliance, rise = s.means
-            pulses = round(rise * (s.off - s.on) * self.frame_rate)  # mean x frames
-            self._beeps.append(Beep(s.on, s.off, s.peak, smoke, co, appliance, pulses))
+            smoke, co, appliance, rise, onset = s.means
+            frames = (s.off - s.on) * self.frame_rate
+            pulses = round(rise * frames)  # mean x frames
+            onsets = round(onset * frames)
+            self._beeps.append(Beep(s.on, s.off, s.peak, smoke, co, appliance, pulses, onsets))
             self._last_beep_off = s.off
             self._beeps_changed = True
             self._beeps_added += 1

@@ -128,6 +128,7 @@ class Scored:
     chunks: list[tuple[FloatArray, float]]
     end: float
     error: str | None = None
+    columns: tuple[str, ...] = ()  # names of the chunk columns (empty: the model's heads)
 
 
 def score_items(
@@ -154,7 +155,7 @@ def score_items(
             end = det.time
             det.flush()
             end = max(end, chunks[-1][1] if chunks else 0.0)
-            out.append(Scored(item, chunks, end))
+            out.append(Scored(item, chunks, end, columns=det.columns))
         except (AudioError, OSError, ValueError) as err:
             out.append(Scored(item, [], 0.0, error=str(err)))
         seconds += item.duration
@@ -171,9 +172,10 @@ def replay(
 ) -> list[Detection]:
     """The detections a Detector with ``params`` makes on this file (from its scores)."""
     agg = Aggregation(params, frame_rate=FRAME_RATE, enabled=enabled)
+    columns = scored.columns or tuple(head_names)
     out: list[Detection] = []
     for scores, t_end in scored.chunks:
-        out += agg.update(scores, head_names, t_end)
+        out += agg.update(scores, columns, t_end)
     out += agg.flush(scored.end)
     return out
 
