@@ -21,6 +21,7 @@ from custom_components.acoustic_guard.engine.audio import (
     decode_mono,
     decode_pcm,
     mix_to_mono,
+    unscaled_gain,
 )
 from custom_components.acoustic_guard.engine.detector import RAW_MAX_BYTES, Detector
 from custom_components.acoustic_guard.engine.features import (
@@ -145,6 +146,74 @@ def test_decoding_into_a_buffer_is_bit_identical(channels: int, width: int, is_f
     assert into is out
     assert np.array_equal(fresh, into)
     assert np.allclose(fresh, plain, rtol=0, atol=1e-6)  # the fused decode is the plain one
+
+
+def test_stereo_int16_decode_is_the_exact_channel_sum() -> None:
+    """The int32 shift trick for 16-bit stereo adds the very same integers, extremes too."""
+    fmt = AudioFormat(rate=48_000, width=2, channels=2)
+    edge = [-32768, -32768, 32767, 32767, -32768, 32767, 32767, -32768, 0, -1, -1, -1, 1, -1]
+    rng = np.random.default_rng(16)
+    ints = np.concatenate((np.array(edge), rng.integers(-32768, 32768, 2 * 4_801)))
+    pcm = ints.astype("<i2").tobytes()
+    sums = ints.reshape(-1, 2).sum(axis=1)  # exact, in int64
+    raw = decode_mono(memoryview(pcm), fmt, scaled=False)
+    assert raw.dtype == np.float32
+    assert np.array_equal(raw, sums.astype(np.float32))
+    scaled = decode_mono(memoryview(pcm), fmt)
+    assert np.array_equal(scaled, (sums / 65536.0).astype(np.float32))
+    out = np.full(sums.size, np.nan, dtype=np.float32)
+    assert decode_mono(memoryview(pcm), fmt, out, scaled=False) is out
+    assert np.array_equal(out, raw)
+
+
+@pytest.mark.parametrize("rate", (8_000, 22_050, 44_100, 48_000, 96_000))
+@pytest.mark.parametrize("channels", (1, 2, 3))
+@pytest.mark.parametrize("width", (1, 2))
+def test_scale_folded_into_the_resampler_is_rounding_only(
+    rate: int, channels: int, width: int
+) -> None:
+    """Unscaled 8/16-bit sums through a resampler carrying the scale in its weights: the same
+    outputs as scaling first (bit for bit when the scale is a power of two: 1 or 2 channels).
+    """
+    fmt = AudioFormat(rate=rate, width=width, channels=channels)
+    gain = unscaled_gain(fmt)
+    assert gain is not None
+    rng = np.random.default_rng(rate + channels)
+    pcm = encode(rng.uniform(-1.0, 1.0, (rate // 2 + 7, channels)), fmt)
+    plain = resample.Resampler(rate)
+    ref = np.concatenate((plain.process(decode_mono(pcm, fmt)), plain.flush()))
+    folded = resample.Resampler(rate, gain=gain)
+    got = np.concatenate((folded.process(decode_mono(pcm, fmt, scaled=False)), folded.flush()))
+    assert got.shape == ref.shape
+    if channels in (1, 2):
+        assert np.array_equal(got, ref)
+    else:
+        assert float(np.abs(got - ref).max()) <= 1e-6
+
+
+@pytest.mark.parametrize("channels", (1, 2, 3, 6))
+@pytest.mark.parametrize("width", (1, 2))
+def test_converter_output_is_the_plain_decode_and_resample(channels: int, width: int) -> None:
+    """Whether or not the converter folds the scale into the resampler, not a bit changes."""
+    fmt = AudioFormat(rate=44_100, width=width, channels=channels)
+    rng = np.random.default_rng(channels * 3 + width)
+    pcm = encode(rng.uniform(-1.0, 1.0, (30_007, channels)), fmt)
+    conv = AudioConverter(high_pass=False)
+    got = np.concatenate((conv.convert(pcm, fmt), conv.flush()))
+    plain = resample.Resampler(44_100)
+    ref = np.concatenate((plain.process(decode_mono(pcm, fmt)), plain.flush()))
+    assert np.array_equal(got, ref)
+
+
+def test_unscaled_decode_only_where_it_is_exact() -> None:
+    for fmt in (
+        AudioFormat(rate=48_000, width=4, channels=2),
+        AudioFormat(rate=48_000, width=3, channels=1),
+        AudioFormat(rate=48_000, width=4, channels=1, is_float=True),
+    ):
+        assert unscaled_gain(fmt) is None
+        with pytest.raises(ValueError, match="unscaled"):
+            decode_mono(b"\0" * fmt.width * fmt.channels, fmt, scaled=False)
 
 
 @pytest.mark.parametrize("rate", (16_000, 44_100, 48_000))

@@ -37,12 +37,15 @@ __all__ = [
     "mix_to_mono",
     "sanitize",
     "to_16k_mono",
+    "unscaled_gain",
     "validate_format",
 ]
 
 MIN_RATE: Final = 8_000
 MAX_RATE: Final = 192_000
 MAX_CHANNELS: Final = 32
+
+_PCM_TYPES: Final = (bytes, bytearray, memoryview)
 
 # DC blocker: one-pole low-pass (corner HP_CORNER_HZ) subtracted, in blocks of HP_BLOCK (20 ms).
 HP_CORNER_HZ: Final = 5.0
@@ -97,13 +100,29 @@ _INT_DTYPES: Final[dict[int, np.dtype[np.integer]]] = {
 _FULL_SCALE: Final = {1: 128.0, 2: 32768.0, 3: 8388608.0, 4: 2147483648.0}
 
 
+def unscaled_gain(fmt: AudioFormat) -> float | None:
+    """The factor :func:`decode_mono` with ``scaled=False`` leaves out (None: it cannot)."""
+    if fmt.is_float or fmt.width not in _INT_DTYPES or fmt.width == 4:
+        return None
+    return 1.0 / (_FULL_SCALE[fmt.width] * fmt.channels)
+
+
 def decode_mono(
-    data: bytes | memoryview, fmt: AudioFormat, out: FloatArray | None = None
+    data: bytes | memoryview,
+    fmt: AudioFormat,
+    out: FloatArray | None = None,
+    *,
+    scaled: bool = True,
 ) -> FloatArray:
     """Whole sample frames -> mono float32 (fused decode + channel average, fewer passes).
 
     ``out``: where to write the samples (one per frame; returned); a new array if None.
+    ``scaled=False`` (8- and 16-bit integers only, see :func:`unscaled_gain`): the sum of the
+    channels' integer values, exact in float32, for a consumer that applies
+    ``unscaled_gain(fmt)`` itself (the resampler folds it into its weights).
     """
+    if not scaled and unscaled_gain(fmt) is None:
+        raise ValueError(f"{fmt} cannot be decoded unscaled")
     if fmt.is_float or fmt.width in (3, 4):  # (int32 does not fit float32 exactly)
         mono = mix_to_mono(decode_pcm(data, fmt))
         if out is None:
@@ -113,20 +132,43 @@ def decode_mono(
     ch = fmt.channels
     ints = np.frombuffer(data, dtype=_INT_DTYPES[fmt.width])
     scale = np.float32(1.0 / (_FULL_SCALE[fmt.width] * ch))
+    if ch == 1 and out is not None and fmt.width == 2 and not scaled:
+        out[...] = ints  # one pass: int16 -> float32 straight into ``out`` (exact)
+        return out
+    if ch == 2 and fmt.width == 2:
+        # Each frame as one little-endian int32 (left in the low half, right in the high
+        # half): both channels come out of contiguous integer shifts, faster than adding the
+        # interleaved (strided) samples; the sum is the same exact integer.
+        frames32 = np.frombuffer(data, dtype="<i4")
+        both = np.left_shift(frames32, 16)
+        np.right_shift(both, 16, out=both)  # left, sign-extended
+        both += np.right_shift(frames32, 16)  # + right
+        if out is None:
+            out = both.astype(np.float32)
+        else:
+            out[...] = both
+        if scaled:
+            out *= scale
+        return out
     x: FloatArray = ints.astype(np.float32)
     if fmt.width == 1:
         x -= np.float32(128.0)
     if ch == 1:
         if out is None:
-            x *= scale
+            if scaled:
+                x *= scale
             return x
+        if not scaled:
+            out[...] = x
+            return out
         return np.multiply(x, scale, out=out)
     frames = x.reshape(-1, ch)
     # Sums of <= 32 small integers are exact in float32.
     acc: FloatArray = np.add(frames[:, 0], frames[:, 1], out=out)
     for c in range(2, ch):
         acc += frames[:, c]
-    acc *= scale
+    if scaled:
+        acc *= scale
     return acc
 
 
@@ -195,7 +237,7 @@ class HighPass:
         m = self._dc
         ends = [m]
         ab = self._a_block
-        for s in work.sum(axis=1).tolist():
+        for s in np.add.reduce(work, axis=1).tolist():  # (what ``work.sum(axis=1)`` runs)
             m = ab * m + s
             ends.append(m)
         dc = np.array(ends, dtype=np.float32)
@@ -273,7 +315,7 @@ class AudioConverter:
 
     def convert(self, pcm: bytes | bytearray | memoryview, fmt: AudioFormat) -> FloatArray:
         """Append PCM bytes in ``fmt``; return the 16 kHz samples completed by them."""
-        if not isinstance(pcm, bytes | bytearray | memoryview):
+        if not isinstance(pcm, _PCM_TYPES):
             raise AudioError(f"PCM must be bytes, got {type(pcm).__name__}")
         pieces: list[FloatArray] = []
         if fmt is not self._fmt and fmt != self._fmt:
@@ -299,7 +341,10 @@ class AudioConverter:
             elif fmt.rate == SAMPLE_RATE:
                 out = self._resampler.process(decode_mono(data[:n_whole], fmt))
             else:  # decoded straight into the resampler's input (no copy)
-                decode_mono(data[:n_whole], fmt, self._resampler.input_buffer(n_frames))
+                buf = self._resampler.input_buffer(n_frames)
+                # 8/16-bit: unscaled sums, the scale is in the resampler's weights (its gain,
+                # set by _change_format: 1.0 for the other formats, which decode scaled).
+                decode_mono(data[:n_whole], fmt, buf, scaled=self._resampler.gain == 1.0)
                 out = self._resampler.process_buffer()
             pieces.append(self._post(out))
         return _join(pieces)
@@ -358,7 +403,12 @@ class AudioConverter:
                 out = self._post(self._resampler.flush())
         self._carry = b""
         self._fmt = fmt
-        self._resampler = Resampler(fmt.rate)
+        # Resampled 8/16-bit PCM with 1, 2, 4, ... channels: the scale to [-1, 1) rides in the
+        # filter weights. A power of two, it leaves every output bit as it was, one pass less
+        # (other channel counts keep the scaled decode: their outputs would differ in rounding).
+        gain = unscaled_gain(fmt) if fmt.rate != SAMPLE_RATE else None
+        exact = gain is not None and math.frexp(gain)[0] == 0.5
+        self._resampler = Resampler(fmt.rate, gain=gain if gain is not None and exact else 1.0)
         return out
 
     def _post(self, x: FloatArray) -> FloatArray:

@@ -131,9 +131,17 @@ def _layouts(up: int, down: int, tail: int, rate_out: int) -> list[_Layout]:
 
 
 def _kernel(
-    up: int, down: int, j: npt.NDArray[np.float64], r: npt.NDArray[np.float64]
+    up: int,
+    down: int,
+    j: npt.NDArray[np.float64],
+    r: npt.NDArray[np.float64],
+    gain: float = 1.0,
 ) -> FloatArray:
-    """Weights ``[len(j), len(r)]``: input offset ``j`` -> output ``r`` of a block."""
+    """Weights ``[len(j), len(r)]``: input offset ``j`` -> output ``r`` of a block.
+
+    ``gain`` scales every weight (in float64, before the rounding to float32): a power of
+    two leaves every product, so every output, exactly as if the input had been scaled.
+    """
     cutoff = min(1.0, up / down) * ROLLOFF  # relative to the input Nyquist frequency
     half = ZERO_CROSSINGS / cutoff  # kernel half-width in input samples (also the delay)
     # Output r sits at input position r * down / up (block coordinates), delayed by ``half``
@@ -143,11 +151,13 @@ def _kernel(
     window = np.i0(KAISER_BETA * np.sqrt(np.clip(1.0 - (u / half) ** 2, 0.0, 1.0)))
     w = np.where(inside, cutoff * np.sinc(cutoff * u) * window, 0.0)
     w /= w.sum(axis=0, keepdims=True)  # unit gain at DC for every phase
+    if gain != 1.0:
+        w *= gain
     return np.ascontiguousarray(w, dtype=np.float32)
 
 
 @lru_cache(maxsize=16)
-def _design(rate_in: int, rate_out: int) -> _Filter:
+def _design(rate_in: int, rate_out: int, gain: float = 1.0) -> _Filter:
     g = math.gcd(rate_in, rate_out)
     up, down = rate_out // g, rate_in // g
     cutoff = min(1.0, up / down) * ROLLOFF
@@ -162,6 +172,7 @@ def _design(rate_in: int, rate_out: int) -> _Filter:
             down,
             np.arange(best.width, dtype=np.float64) + (best.offset + i * best.stride),
             np.arange(i * n_out, (i + 1) * n_out, dtype=np.float64),
+            gain,
         )
         for i in range(best.n_sub)
     ]
@@ -185,12 +196,17 @@ def _design(rate_in: int, rate_out: int) -> _Filter:
 
 
 class Resampler:
-    """Stateful rational resampler ``rate_in`` -> 16 kHz working on fixed groups of blocks."""
+    """Stateful rational resampler ``rate_in`` -> 16 kHz working on fixed groups of blocks.
 
-    def __init__(self, rate_in: int, rate_out: int = SAMPLE_RATE) -> None:
+    ``gain``: a factor applied to every output, folded into the filter weights (a decoder
+    then need not scale integer samples to [-1, 1) in a pass of its own).
+    """
+
+    def __init__(self, rate_in: int, rate_out: int = SAMPLE_RATE, gain: float = 1.0) -> None:
         self.rate_in = rate_in
         self.rate_out = rate_out
-        self._f = _design(rate_in, rate_out) if rate_in != rate_out else None
+        self.gain = gain
+        self._f = _design(rate_in, rate_out, gain) if rate_in != rate_out else None
         # History for the filter (zeros: silence before the stream) followed by pending input.
         self._buf: FloatArray = np.zeros(self._f.history if self._f else 0, dtype=np.float32)
         self._staged: FloatArray | None = None  # see input_buffer()
@@ -220,7 +236,7 @@ class Resampler:
         if self._f is None:
             self._n_in += x.size
             self._n_out += x.size
-            return x
+            return x if self.gain == 1.0 else x * np.float32(self.gain)
         self._n_in += x.size
         return self._run(np.concatenate((self._buf, x)) if x.size else self._buf)
 
@@ -244,7 +260,7 @@ class Resampler:
         self._n_in += n
         if self._f is None:
             self._n_out += n
-            return buf
+            return buf if self.gain == 1.0 else buf * np.float32(self.gain)
         return self._run(buf)
 
     def _run(self, buf: FloatArray) -> FloatArray:
