@@ -53,6 +53,46 @@ def _val_logits(net: AcousticGuardNet, clips: list[Clip]) -> tuple[np.ndarray, n
     return np.concatenate(out), np.concatenate(lab)
 
 
+def fit_head(
+    net: AcousticGuardNet,
+    head: nn.Module,
+    clips: list[Clip],
+    pos_weight: torch.Tensor,
+    rng: np.random.Generator,
+    *,
+    steps: int,
+    lr: float,
+    batch: int,
+    seq: int,
+    cosine: bool = False,
+    every: int = 100,
+) -> None:
+    """Train ``head`` alone on the frozen encoder's output (``clips``: one target column).
+
+    ``cosine``: decay the learning rate to 5 % over ``steps`` (else constant).
+    """
+    t0 = time.time()
+    loss_fn = nn.BCEWithLogitsLoss(reduction="none", pos_weight=pos_weight)
+    opt = torch.optim.Adam(head.parameters(), lr=lr)
+    net.eval()  # the encoder has no dropout / batch-norm, eval mode only documents intent
+    for step in range(1, steps + 1):
+        if cosine:
+            frac = (step - 1) / max(1, steps - 1)
+            for g in opt.param_groups:
+                g["lr"] = lr * (0.05 + 0.95 * 0.5 * (1.0 + np.cos(np.pi * frac)))
+        x, y, m = make_batch(clips, rng, batch, seq)
+        with torch.no_grad():
+            out, *_ = net.encoder(x, *net.zero_state(x.shape[0]))
+        loss = (loss_fn(head(out), y) * m).sum() / m.sum().clamp(min=1.0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % every == 0:
+            print(
+                f"step {step} loss {float(loss.detach()):.4f} ({time.time() - t0:.0f}s)", flush=True
+            )
+
+
 def scores_onnx(path: Path, x: np.ndarray) -> np.ndarray:
     import onnxruntime as ort  # noqa: PLC0415 (verification only)
 
@@ -122,21 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     pos = sum(float(c.target.sum()) for c in tr)
     n = sum(c.target.shape[0] for c in tr)
     pw = torch.tensor([min(20.0, 2.0 * np.sqrt((n - pos) / pos))])
-    loss_fn = nn.BCEWithLogitsLoss(reduction="none", pos_weight=pw)
-    opt = torch.optim.Adam(head.parameters(), lr=3e-3)
-    net.eval()  # the encoder has no dropout / batch-norm, eval mode only documents intent
-    for step in range(1, args.steps + 1):
-        x, y, m = make_batch(tr, rng, args.batch, args.seq)
-        with torch.no_grad():
-            out, *_ = net.encoder(x, *net.zero_state(x.shape[0]))
-        loss = (loss_fn(head(out), y) * m).sum() / m.sum().clamp(min=1.0)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if step % 100 == 0:
-            print(
-                f"step {step} loss {float(loss.detach()):.4f} ({time.time() - t0:.0f}s)", flush=True
-            )
+    fit_head(net, head, tr, pw, rng, steps=args.steps, lr=3e-3, batch=args.batch, seq=args.seq)
 
     # everything but the new head is untouched
     for k, v in net.state_dict().items():

@@ -7,9 +7,11 @@
 A confuser found after the encoder was trained (model 0.2.1's smoke head scores a whistling
 kettle 0.9-0.99) is taught to the one head that confuses it, not to the whole network:
 
-1. the model is loaded from a checkpoint, or rebuilt from the shipped ``.npz`` (the torch
-   ``state_dict`` under the same key names), so a shipped model can be refit without its
-   training checkpoint;
+1. the model is loaded from a checkpoint, or rebuilt from a model folder's ``.npz`` (the
+   torch ``state_dict`` under the same key names), so a shipped model can be refit without
+   its training checkpoint (the default folder is the shipped model, whose smoke head is
+   already refit since 0.3.0: 0.3.0 = ``--model-dir`` of 0.2.2 with the defaults, bit for
+   bit; ``models/build`` refits its fresh training checkpoint);
 2. every parameter but ``heads.<head>`` is frozen; the head starts from its trained weights
    and is trained on ``train`` plus the ``--extra`` set(s) (``models/build_data --splits
    refit``: 10 s kettle clips rendered from the train sources) with ``train.py``'s batches,
@@ -35,19 +37,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from models import export as ex  # noqa: E402
-from models.add_head import scores_onnx  # noqa: E402
+from models.add_head import fit_head, scores_onnx  # noqa: E402
 from models.net import AcousticGuardNet  # noqa: E402
 from models.train import (  # noqa: E402
     Clip,
     auc,
     load_split,
-    make_batch,
     noise_clips,
     positive_weights,
 )
@@ -154,9 +154,6 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     pw = positive_weights(_column(train, j))
-    loss_fn = nn.BCEWithLogitsLoss(reduction="none", pos_weight=pw)
-    opt = torch.optim.Adam(head.parameters(), lr=args.lr)
-    tr1 = _column(tr, j)
 
     def monitor(model: AcousticGuardNet) -> dict[str, float]:
         lv = head_logits(model, val, args.head)
@@ -172,21 +169,19 @@ def main(argv: list[str] | None = None) -> int:
 
     before = monitor(base)
     print("before:", before, flush=True)
-    for step in range(1, args.steps + 1):
-        for g in opt.param_groups:  # cosine decay to 5 %
-            frac = (step - 1) / max(1, args.steps - 1)
-            g["lr"] = args.lr * (0.05 + 0.95 * 0.5 * (1.0 + np.cos(np.pi * frac)))
-        x, y, m = make_batch(tr1, rng, args.batch, args.seq)
-        with torch.no_grad():
-            enc, *_ = net.encoder(x, *net.zero_state(x.shape[0]))
-        loss = (loss_fn(head(enc), y) * m).sum() / m.sum().clamp(min=1.0)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if step % 250 == 0:
-            print(
-                f"step {step} loss {float(loss.detach()):.4f} ({time.time() - t0:.0f}s)", flush=True
-            )
+    fit_head(
+        net,
+        head,
+        _column(tr, j),
+        pw,
+        rng,
+        steps=args.steps,
+        lr=args.lr,
+        batch=args.batch,
+        seq=args.seq,
+        cosine=True,
+        every=250,
+    )
     after = monitor(net)
     print("after:", after, flush=True)
 
