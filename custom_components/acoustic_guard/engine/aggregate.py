@@ -106,8 +106,8 @@ CLOCK_ONSETS: Final = 3
 # Fast beeping (0.28 s on, 0.06 s off) can be heard as ONE long beep: the smoke head stays up
 # through the short gaps. With ``EventParams.long_beep_s`` > 0 a beep counts once per
 # CONT_UNIT of its length, and a beep still sounding after ``long_beep_s`` is judged by its
-# running means. Off in the shipped model: its smoke head scores a whistling kettle and some
-# alarm clocks like such an alarm (see models/MODEL_CARD.md).
+# running means. The tuner decides whether it is on (model 0.3.0: on, 2 s; safe only with a
+# smoke head that does not score a whistling kettle like an alarm, see models/MODEL_CARD.md).
 CONT_UNIT: Final = 0.5
 
 GLASS_WINDOW_S: Final = 1.0  # impact + shatter: evidence frames counted over the last second
@@ -131,7 +131,7 @@ class EventParams:
     ``sustained_s`` / ``sustained_threshold`` / ``appliance_max``: smoke only, the
     non-T3 ("continuous") rule: beeps whose mean smoke score >= ``sustained_threshold`` and mean
     appliance score <= ``appliance_max`` repeating without a pause for ``sustained_s``.
-    ``long_beep_s``: smoke only, 0 = off (the shipped model): fast beeping heard as one long
+    ``long_beep_s``: smoke only, 0 = off (the built-in default): fast beeping heard as one long
     beep: beeps count once per :data:`CONT_UNIT` of their length, and a beep still sounding
     after ``long_beep_s`` is judged by its running means (see :func:`sustained_evidence`).
     """

@@ -32,7 +32,8 @@ from .types import AudioError, AudioFormat, Detection
 
 FloatArray = npt.NDArray[np.float32]
 ScoreSink = Callable[[FloatArray, float], None]
-"""Called with each chunk's scores ``[chunk_frames, n_heads]`` and the stream time it ends."""
+"""Called with each chunk's frames ``[chunk_frames, len(Detector.columns)]`` (the head scores,
+then the cue columns) and the stream time the chunk ends."""
 
 WARMUP_S = 0.5  # after a stream (re)starts, frames that only prime the features and model
 FLOAT_16K = AudioFormat(rate=SAMPLE_RATE, width=4, channels=1, is_float=True)
