@@ -38,7 +38,8 @@ from models.net import CONTEXT, CONV, HEADS, HIDDEN, N_MELS, AcousticGuardNet  #
 from models.train import Clip, auc, f1_at, length_batches, load_split, make_batch  # noqa: E402
 
 
-def _one(c: Clip, j: int) -> Clip:
+def one_column(c: Clip, j: int) -> Clip:
+    """``c`` with only target / mask column ``j`` (training one head)."""
     return Clip(c.file, c.source, c.kind, c.feats, c.target[:, j : j + 1], c.mask[:, j : j + 1])
 
 
@@ -147,11 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     train_cache = args.checkpoint.parent / "cache"  # where train.py cached this data's features
     if args.label in HEADS:  # reuse train.py's feature cache, keep only that label's column
         tr = [
-            _one(c, HEADS.index(args.label))
+            one_column(c, HEADS.index(args.label))
             for c in load_split(args.data / "train", HEADS, train_cache)
         ]
         va = [
-            _one(c, HEADS.index(args.label))
+            one_column(c, HEADS.index(args.label))
             for c in load_split(args.data / "val", HEADS, train_cache)
         ]
     else:

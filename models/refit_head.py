@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from models import export as ex  # noqa: E402
-from models.add_head import fit_head, scores_onnx  # noqa: E402
+from models.add_head import fit_head, one_column, scores_onnx  # noqa: E402
 from models.net import AcousticGuardNet  # noqa: E402
 from models.train import (  # noqa: E402
     Clip,
@@ -63,13 +63,6 @@ def load_model_dir(model_dir: Path) -> tuple[AcousticGuardNet, dict[str, Any]]:
     net.eval()
     man = json.loads((model_dir / ex.MANIFEST_NAME).read_text())
     return net, {"training": man.get("training", {}), "version": man.get("version")}
-
-
-def _column(clips: list[Clip], j: int) -> list[Clip]:
-    return [
-        Clip(c.file, c.source, c.kind, c.feats, c.target[:, j : j + 1], c.mask[:, j : j + 1])
-        for c in clips
-    ]
 
 
 def head_logits(net: AcousticGuardNet, clips: list[Clip], head: str) -> np.ndarray:
@@ -128,7 +121,6 @@ def main(argv: list[str] | None = None) -> int:
     for p in head.parameters():
         p.requires_grad_(True)
     base.freeze_encoder()  # same GRU kernel choice on both sides (see add_head.py)
-    net.freeze_encoder()
     frozen = {
         k: v.clone() for k, v in net.state_dict().items() if not k.startswith(f"heads.{args.head}.")
     }
@@ -153,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
 
-    pw = positive_weights(_column(train, j))
+    pw = positive_weights([one_column(c, j) for c in train])
 
     def monitor(model: AcousticGuardNet) -> dict[str, float]:
         lv = head_logits(model, val, args.head)
@@ -172,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     fit_head(
         net,
         head,
-        _column(tr, j),
+        [one_column(c, j) for c in tr],
         pw,
         rng,
         steps=args.steps,

@@ -45,7 +45,7 @@ MIN_RATE: Final = 8_000
 MAX_RATE: Final = 192_000
 MAX_CHANNELS: Final = 32
 
-_PCM_TYPES: Final = (bytes, bytearray, memoryview)
+PCM_TYPES: Final = (bytes, bytearray, memoryview)  # (a tuple: ``isinstance`` checks it fastest)
 
 # DC blocker: one-pole low-pass (corner HP_CORNER_HZ) subtracted, in blocks of HP_BLOCK (20 ms).
 HP_CORNER_HZ: Final = 5.0
@@ -315,7 +315,7 @@ class AudioConverter:
 
     def convert(self, pcm: bytes | bytearray | memoryview, fmt: AudioFormat) -> FloatArray:
         """Append PCM bytes in ``fmt``; return the 16 kHz samples completed by them."""
-        if not isinstance(pcm, _PCM_TYPES):
+        if not isinstance(pcm, PCM_TYPES):
             raise AudioError(f"PCM must be bytes, got {type(pcm).__name__}")
         pieces: list[FloatArray] = []
         if fmt is not self._fmt and fmt != self._fmt:

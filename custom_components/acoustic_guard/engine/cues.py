@@ -13,7 +13,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from .features import F_MAX, F_MIN, N_MELS
+from .features import mel_edges_hz
 
 BAND_HZ: Final = (1400.0, 5200.0)
 RISE: Final = 1.4  # natural-log units of mel energy, about 6 dB
@@ -22,10 +22,8 @@ FloatArray = npt.NDArray[np.float32]
 
 
 def _band_bins() -> slice:
-    """Mel bins whose centre frequency lies in :data:`BAND_HZ` (HTK mel, as the front end)."""
-    lo, hi = (2595.0 * np.log10(1.0 + f / 700.0) for f in (F_MIN, F_MAX))
-    edges = np.linspace(lo, hi, N_MELS + 2)
-    centres = 700.0 * (10.0 ** (edges[1:-1] / 2595.0) - 1.0)
+    """Mel bins whose centre frequency lies in :data:`BAND_HZ` (the front end's filters)."""
+    centres = mel_edges_hz()[1:-1]
     inside = np.flatnonzero((centres >= BAND_HZ[0]) & (centres <= BAND_HZ[1]))
     return slice(int(inside[0]), int(inside[-1]) + 1)
 

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .aggregate import TONE_ONSET, Aggregation, params_for
-from .audio import AudioConverter, validate_format
+from .audio import PCM_TYPES, AudioConverter, validate_format
 from .cues import ToneOnsets
 from .features import FRAME_RATE, HOP, SAMPLE_RATE, LogMelStream
 from .runtime import Model, get_model
@@ -41,7 +41,6 @@ FLOAT_16K = AudioFormat(rate=SAMPLE_RATE, width=4, channels=1, is_float=True)
 # 48 kHz int16 stereo: the usual satellite formats convert once per model chunk (fewer,
 # larger conversions: ~5 % less CPU than 64 KiB at 48 kHz stereo), and the state stays small.
 RAW_MAX_BYTES = 196_608
-_PCM_TYPES = (bytes, bytearray, memoryview)  # (a tuple: ``isinstance`` checks it fastest)
 LEVEL_WINDOW_S = 1.0
 LEVEL_FLOOR_DBFS = -120.0
 
@@ -113,7 +112,7 @@ class Detector:
 
         Raises :class:`~.types.AudioError` for an unusable format (the stream stays usable).
         """
-        if not isinstance(pcm, _PCM_TYPES):
+        if not isinstance(pcm, PCM_TYPES):
             raise AudioError(f"PCM must be bytes, got {type(pcm).__name__}")
         out: list[Detection] = []
         if fmt is not self._raw_fmt and fmt != self._raw_fmt:

@@ -34,6 +34,16 @@ def _mel_to_hz(mel: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
 
 
+def mel_edges_hz(
+    n_mels: int = N_MELS, f_min: float = F_MIN, f_max: float = F_MAX
+) -> npt.NDArray[np.float64]:
+    """The ``n_mels + 2`` HTK-mel filter edges in Hz (filter ``m`` peaks at edge ``m + 1``)."""
+    mel_edges = np.linspace(
+        _hz_to_mel(np.array(f_min)), _hz_to_mel(np.array(f_max)), n_mels + 2, dtype=np.float64
+    )
+    return _mel_to_hz(mel_edges)
+
+
 def mel_filterbank(
     n_mels: int = N_MELS,
     n_fft: int = N_FFT,
@@ -43,10 +53,7 @@ def mel_filterbank(
 ) -> FloatArray:
     """Triangular HTK-mel filters, shape ``[n_fft // 2 + 1, n_mels]``."""
     bins = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
-    mel_edges = np.linspace(
-        _hz_to_mel(np.array(f_min)), _hz_to_mel(np.array(f_max)), n_mels + 2, dtype=np.float64
-    )
-    edges = _mel_to_hz(mel_edges)
+    edges = mel_edges_hz(n_mels, f_min, f_max)
     fb = np.zeros((bins.size, n_mels))
     for m in range(n_mels):
         lo, mid, hi = edges[m], edges[m + 1], edges[m + 2]
