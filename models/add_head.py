@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from models import export as ex  # noqa: E402
-from models.net import CONTEXT, CONV, HEADS, HIDDEN, N_MELS, AcousticGuardNet  # noqa: E402
+from models.net import CONTEXT, HEADS, N_MELS, AcousticGuardNet  # noqa: E402
 from models.train import Clip, auc, f1_at, length_batches, load_split, make_batch  # noqa: E402
 
 
@@ -99,14 +99,15 @@ def scores_onnx(path: Path, x: np.ndarray) -> np.ndarray:
 
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     b = x.shape[0]
+    width = {i.name: i.shape for i in sess.get_inputs()}  # the encoder's widths
     return np.asarray(
         sess.run(
             ["scores"],
             {
                 "features": x,
                 "ctx1": np.zeros((b, CONTEXT, N_MELS), np.float32),
-                "ctx2": np.zeros((b, CONTEXT, CONV), np.float32),
-                "h": np.zeros((1, b, HIDDEN), np.float32),
+                "ctx2": np.zeros((b, CONTEXT, width["ctx2"][2]), np.float32),
+                "h": np.zeros((1, b, width["h"][2]), np.float32),
             },
         )[0]
     )

@@ -28,7 +28,7 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from models.net import CONTEXT, CONV, HEADS, HIDDEN, N_MELS, AcousticGuardNet  # noqa: E402
+from models.net import CONTEXT, HEADS, N_MELS, AcousticGuardNet  # noqa: E402
 
 SHIP_DIR = REPO / "custom_components" / "acoustic_guard" / "model"
 ONNX_NAME = "acoustic_guard.onnx"
@@ -44,7 +44,7 @@ OUTPUTS = ["scores", "ctx1_out", "ctx2_out", "h_out"]
 def load_checkpoint(path: Path) -> tuple[AcousticGuardNet, dict[str, Any]]:
     """Load a checkpoint written by ``models/train.py`` (or ``add_head.py``)."""
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    net = AcousticGuardNet(list(ckpt["head_names"]))
+    net = AcousticGuardNet.for_state(list(ckpt["head_names"]), ckpt["state_dict"])
     net.load_state_dict(ckpt["state_dict"])
     net.eval()
     return net, dict(ckpt.get("meta", {}))
@@ -136,8 +136,8 @@ def verify(net: AcousticGuardNet, onnx_path: Path, seed: int = 123) -> dict[str,
     feeds = {
         "features": x,
         "ctx1": np.zeros((3, CONTEXT, N_MELS), np.float32),
-        "ctx2": np.zeros((3, CONTEXT, CONV), np.float32),
-        "h": np.zeros((1, 3, HIDDEN), np.float32),
+        "ctx2": np.zeros((3, CONTEXT, net.conv), np.float32),
+        "h": np.zeros((1, 3, net.hidden), np.float32),
     }
     ort_whole = sess.run(None, feeds)[0]
     f1 = dict(feeds, features=x[:, :61])
@@ -171,7 +171,7 @@ def manifest(net: AcousticGuardNet, version: str, training: dict[str, Any]) -> d
             "f_max": 8000.0,
             "frame_rate": 50.0,
         },
-        "state": {"ctx1": [CONTEXT, N_MELS], "ctx2": [CONTEXT, CONV], "h": [1, HIDDEN]},
+        "state": {"ctx1": [CONTEXT, N_MELS], "ctx2": [CONTEXT, net.conv], "h": [1, net.hidden]},
         "chunk_frames": CHUNK_FRAMES,
         "params": int(sum(p.numel() for p in net.parameters())),
         "thresholds": {},

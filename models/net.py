@@ -4,7 +4,7 @@ A small streaming CRNN with one head per event:
 
     log-mel [B, T, 40] -> (x - mean) / std
       -> causal Conv1d(40 -> 32, k=3) + ReLU -> causal Conv1d(32 -> 32, k=3) + ReLU
-      -> GRU(32 -> 48), state carried from chunk to chunk
+      -> GRU(32 -> 48), state carried from chunk to chunk   (default widths: train.py --conv/--hidden)
       -> per head: Linear(48 -> 16) + ReLU -> Linear(16 -> 1) -> sigmoid
 
 Streaming state per stream: the last two (normalised) input frames for conv1, the last two
@@ -19,6 +19,9 @@ and the numpy twin reads the PyTorch ``state_dict`` saved as ``.npz`` (same key 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -31,13 +34,13 @@ HEADS = ["smoke_alarm", "co_alarm", "glass_break", "footsteps", "beeping_applian
 
 
 class Encoder(nn.Module):
-    def __init__(self) -> None:
+    def __init__(self, conv: int = CONV, hidden: int = HIDDEN) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(N_MELS))
         self.register_buffer("std", torch.ones(N_MELS))
-        self.conv1 = nn.Conv1d(N_MELS, CONV, 3)
-        self.conv2 = nn.Conv1d(CONV, CONV, 3)
-        self.gru = nn.GRU(CONV, HIDDEN, batch_first=True)
+        self.conv1 = nn.Conv1d(N_MELS, conv, 3)
+        self.conv2 = nn.Conv1d(conv, conv, 3)
+        self.gru = nn.GRU(conv, hidden, batch_first=True)
 
     def forward(
         self, x: torch.Tensor, ctx1: torch.Tensor, ctx2: torch.Tensor, h: torch.Tensor
@@ -51,22 +54,35 @@ class Encoder(nn.Module):
         return out, a[:, -CONTEXT:], b[:, -CONTEXT:], h_out
 
 
-def make_head() -> nn.Module:
-    return nn.Sequential(nn.Linear(HIDDEN, HEAD_HIDDEN), nn.ReLU(), nn.Linear(HEAD_HIDDEN, 1))
+def make_head(hidden: int = HIDDEN) -> nn.Module:
+    return nn.Sequential(nn.Linear(hidden, HEAD_HIDDEN), nn.ReLU(), nn.Linear(HEAD_HIDDEN, 1))
 
 
 class AcousticGuardNet(nn.Module):
-    """Shared encoder + one head per event. ``add_head`` grows a new event."""
+    """Shared encoder + one head per event. ``add_head`` grows a new event.
 
-    def __init__(self, heads: list[str] | None = None) -> None:
+    ``conv`` / ``hidden``: the encoder's widths (the runtimes read them from the weights).
+    """
+
+    def __init__(
+        self, heads: list[str] | None = None, conv: int = CONV, hidden: int = HIDDEN
+    ) -> None:
         super().__init__()
-        self.encoder = Encoder()
+        self.conv, self.hidden = conv, hidden
+        self.encoder = Encoder(conv, hidden)
         self.head_names = list(heads or HEADS)
-        self.heads = nn.ModuleDict({name: make_head() for name in self.head_names})
+        self.heads = nn.ModuleDict({name: make_head(hidden) for name in self.head_names})
+
+    @classmethod
+    def for_state(cls, heads: list[str], state: Mapping[str, Any]) -> AcousticGuardNet:
+        """An empty network shaped like the saved ``state`` (a ``state_dict`` or ``.npz``)."""
+        conv = int(state["encoder.conv1.weight"].shape[0])
+        hidden = int(state["encoder.gru.weight_hh_l0"].shape[1])
+        return cls(heads, conv, hidden)
 
     def add_head(self, name: str) -> nn.Module:
         """Add a new event head (train it with the encoder frozen: ``freeze_encoder``)."""
-        head = make_head()
+        head = make_head(self.hidden)
         self.heads[name] = head
         self.head_names.append(name)
         return head
@@ -75,12 +91,11 @@ class AcousticGuardNet(nn.Module):
         for p in self.encoder.parameters():
             p.requires_grad_(False)
 
-    @staticmethod
-    def zero_state(batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def zero_state(self, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return (
             torch.zeros(batch, CONTEXT, N_MELS),
-            torch.zeros(batch, CONTEXT, CONV),
-            torch.zeros(1, batch, HIDDEN),
+            torch.zeros(batch, CONTEXT, self.conv),
+            torch.zeros(1, batch, self.hidden),
         )
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:

@@ -57,7 +57,7 @@ def load_model_dir(model_dir: Path) -> tuple[AcousticGuardNet, dict[str, Any]]:
     """The network of a shipped model folder, rebuilt from its ``.npz`` and manifest."""
     z = np.load(model_dir / ex.NPZ_NAME, allow_pickle=False)
     heads = [str(h) for h in z["head_names"]]
-    net = AcousticGuardNet(heads)
+    net = AcousticGuardNet.for_state(heads, z)
     state = {k: torch.from_numpy(np.asarray(z[k])) for k in net.state_dict()}
     net.load_state_dict(state)
     net.eval()

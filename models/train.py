@@ -46,7 +46,7 @@ from torch import nn
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from models.net import HEADS, AcousticGuardNet  # noqa: E402
+from models.net import CONV, HEADS, HIDDEN, AcousticGuardNet  # noqa: E402
 
 
 def _load_features() -> Any:
@@ -376,7 +376,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         flush=True,
     )
 
-    net = AcousticGuardNet(heads)
+    net = AcousticGuardNet(heads, args.conv, args.hidden)
     allf = np.concatenate([c.feats for c in tr])
     net.encoder.mean.copy_(torch.from_numpy(allf.mean(axis=0)))
     net.encoder.std.copy_(torch.from_numpy(np.maximum(allf.std(axis=0), 1e-3)))
@@ -448,6 +448,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             "epochs": epoch,
             "best_epoch": best[2],
             "seed": args.seed,
+            "encoder": {"conv": args.conv, "hidden": args.hidden},
             "batch": args.batch,
             "crop_frames": args.seq,
             "lr": args.lr,
@@ -490,6 +491,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--patience", type=int, default=6)
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--conv", type=int, default=CONV, help="conv channels of the encoder")
+    ap.add_argument("--hidden", type=int, default=HIDDEN, help="GRU width of the encoder")
     ap.add_argument(
         "--noise-share", type=float, default=0.08, help="extra stationary-noise negatives"
     )
