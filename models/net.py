@@ -4,8 +4,10 @@ A small streaming CRNN with one head per event:
 
     log-mel [B, T, 40] -> (x - mean) / std
       -> causal Conv1d(40 -> 32, k=3) + ReLU -> causal Conv1d(32 -> 32, k=3) + ReLU
-      -> GRU(32 -> 48), state carried from chunk to chunk   (default widths: train.py --conv/--hidden)
+      -> GRU(32 -> 48), state carried from chunk to chunk
       -> per head: Linear(48 -> 16) + ReLU -> Linear(16 -> 1) -> sigmoid
+
+(32 and 48 are the default widths; models/train.py --conv / --hidden change them.)
 
 Streaming state per stream: the last two (normalised) input frames for conv1, the last two
 conv1 outputs for conv2, and the GRU hidden state. Zero state = a fresh stream; training
