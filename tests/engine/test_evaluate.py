@@ -64,6 +64,12 @@ def test_match_hit_duplicate_false_alarm_and_negative_time() -> None:
     assert m["recall"] == 1.0 and m["precision"] == 0.5
     assert m["f1"] == pytest.approx(2 * 0.5 / 1.5, abs=1e-4)
     assert m["fa_per_hour"] == pytest.approx(3600 / 26.0, rel=1e-3)
+    # one hit of one reference: Wilson 95 % [0.21, 1]; one false alarm in 26 s of negatives:
+    # exact Poisson 95 % [0.0253, 5.5716] false alarms per 26 s
+    assert m["recall_ci95"] == pytest.approx([0.2065, 1.0], abs=1e-4)
+    assert m["fa_per_hour_ci95"] == pytest.approx(
+        [0.025318 * 3600 / 26.0, 5.571643 * 3600 / 26.0], rel=1e-3
+    )
     assert m["latency_median_s"] == 7.0 and m["latency_worst_s"] == 7.0
     # too early (more than 1 s before the reference) is a false alarm, not a hit
     early = match_file(it, [on("smoke_alarm", 0.5)], "smoke_alarm", 15.0)
@@ -102,7 +108,8 @@ def test_evaluate_scored_on_a_tiny_labelled_set() -> None:
     lat = [rows[(lv, "smoke_alarm", "all")]["latency_median_s"] for lv in ("high", "medium", "low")]
     assert lat == sorted(lat) and lat[0] < lat[2]
     md = format_markdown(report)
-    assert "| medium | smoke_alarm | all | 1 | 100.0% |" in md
+    assert "| medium | smoke_alarm | all | 1 | 100.0% [21-100] |" in md
+    assert "95 % confidence intervals" in md
 
 
 def test_load_labels_errors(tmp_path: Path) -> None:

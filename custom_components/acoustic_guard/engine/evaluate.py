@@ -34,6 +34,7 @@ import numpy.typing as npt
 
 from .aggregate import Aggregation, EventParams, params_for
 from .features import FRAME_RATE
+from .stats import poisson_rate, wilson
 from .types import EVENTS, SENSITIVITIES, AudioError, Detection
 
 FloatArray = npt.NDArray[np.float32]
@@ -228,10 +229,12 @@ class Tally:
             "false_alarms": self.false_alarms,
             "duplicates": self.duplicates,
             "recall": _r(recall),
+            "recall_ci95": _interval(wilson(self.hits, self.refs)),
             "precision": _r(precision),
             "f1": _r(f1),
             "negative_hours": round(hours, 3),
             "fa_per_hour": _r(self.false_alarms / hours) if hours > 0 else None,
+            "fa_per_hour_ci95": _interval(poisson_rate(self.false_alarms, hours)),
             "latency_median_s": _r(float(np.median(lat))) if lat else None,
             "latency_worst_s": _r(lat[-1]) if lat else None,
             "recall_by_pattern": {
@@ -240,6 +243,10 @@ class Tally:
             },
             "false_alarm_causes": dict(sorted(self.fa_causes.items(), key=lambda kv: -kv[1])),
         }
+
+
+def _interval(ci: tuple[float, float] | None) -> list[float] | None:
+    return None if ci is None else [round(ci[0], 4), round(ci[1], 4)]
 
 
 def _r(x: float | None) -> float | None:
@@ -390,6 +397,14 @@ def _fmt(x: Any, pct: bool = False) -> str:
     return str(x)
 
 
+def _ci(ci: Sequence[float] | None, pct: bool = False) -> str:
+    if not ci:
+        return ""
+    if pct:
+        return f" [{100 * ci[0]:.0f}-{100 * ci[1]:.0f}]"
+    return f" [{ci[0]:.2f}-{ci[1]:.2f}]"
+
+
 def format_markdown(report: Mapping[str, Any]) -> str:
     """The report as a Markdown table (one row per level, event and subset)."""
     lines = [
@@ -402,15 +417,21 @@ def format_markdown(report: Mapping[str, Any]) -> str:
         "",
         f"Matching: {report.get('matching', '')}. Latency = decision time - reference start.",
         "",
-        "| level | event | subset | refs | recall | precision | F1 | FA/h (neg. h) "
+        "Brackets: 95 % confidence intervals (recall: Wilson; false alarms per hour: exact "
+        "Poisson).",
+        "",
+        "| level | event | subset | refs | recall [95 %] | precision | F1 "
+        "| FA/h [95 %] (neg. h) "
         "| latency median / worst (s) | target |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in report.get("rows", []):
         lines.append(
             f"| {row['level']} | {row['event']} | {row['subset']} | {row['refs']} "
-            f"| {_fmt(row['recall'], True)} | {_fmt(row['precision'], True)} "
-            f"| {_fmt(row['f1'])} | {_fmt(row['fa_per_hour'])} ({row['negative_hours']:.2f}) "
+            f"| {_fmt(row['recall'], True)}{_ci(row.get('recall_ci95'), True)} "
+            f"| {_fmt(row['precision'], True)} | {_fmt(row['f1'])} "
+            f"| {_fmt(row['fa_per_hour'])}{_ci(row.get('fa_per_hour_ci95'))} "
+            f"({row['negative_hours']:.2f}) "
             f"| {_fmt(row['latency_median_s'])} / {_fmt(row['latency_worst_s'])} "
             f"| {_fmt(row.get('latency_target_s'))} |"
         )
