@@ -67,6 +67,8 @@ def test_match_hit_duplicate_false_alarm_and_negative_time() -> None:
     # one hit of one reference: Wilson 95 % [0.21, 1]; one false alarm in 26 s of negatives:
     # exact Poisson 95 % [0.0253, 5.5716] false alarms per 26 s
     assert m["recall_ci95"] == pytest.approx([0.2065, 1.0], abs=1e-4)
+    assert m["confuser_episodes"]["microwave"]["episodes"] == 1
+    assert m["confuser_episodes"]["microwave"]["false_alarms"] == 1
     assert m["fa_per_hour_ci95"] == pytest.approx(
         [0.025318 * 3600 / 26.0, 5.571643 * 3600 / 26.0], rel=1e-3
     )
@@ -77,6 +79,31 @@ def test_match_hit_duplicate_false_alarm_and_negative_time() -> None:
     # a missed reference
     miss = match_file(it, [], "smoke_alarm", 15.0).metrics()
     assert miss["recall"] == 0.0 and miss["precision"] is None and miss["fa_per_hour"] == 0.0
+
+
+def test_confuser_episodes_count_each_episode_once() -> None:
+    it = item(
+        [
+            Reference("beeping_appliance", 10, 20, "alarm_clock"),
+            Reference("beeping_appliance", 40, 50, "alarm_clock"),
+            Reference("beeping_appliance", 70, 71, "microwave"),
+        ],
+        duration=120.0,
+    )
+    # two false alarms during the first alarm clock, none during the others
+    t = match_file(it, [on("smoke_alarm", 12.0), on("smoke_alarm", 31.0)], "smoke_alarm", 15.0)
+    other = match_file(it, [], "smoke_alarm", 15.0)
+    t.add(other)
+    episodes = t.metrics()["confuser_episodes"]
+    assert t.false_alarms == 2
+    assert episodes["alarm_clock"]["episodes"] == 4 and episodes["alarm_clock"]["false_alarms"] == 1
+    assert episodes["alarm_clock"]["share"] == 0.25
+    assert episodes["microwave"] == {
+        "episodes": 2,
+        "false_alarms": 0,
+        "share": 0.0,
+        "share_ci95": pytest.approx([0.0, 0.6576], abs=1e-4),
+    }
 
 
 def _t3_scores(seconds: float, start: float, cycles: int) -> list[tuple[np.ndarray, float]]:
@@ -110,6 +137,7 @@ def test_evaluate_scored_on_a_tiny_labelled_set() -> None:
     md = format_markdown(report)
     assert "| medium | smoke_alarm | all | 1 | 100.0% [21-100] |" in md
     assert "95 % confidence intervals" in md
+    assert "appliance episodes that set it off [95 %]: microwave 0/1 [0-79]" in md
 
 
 def test_load_labels_errors(tmp_path: Path) -> None:

@@ -14,7 +14,9 @@ hit nor false alarm), any other detection is a false alarm. ``beeping_appliance`
 not targets: their files are negatives. Reported per event and level: recall, precision,
 F1, false alarms per hour of audio without that event, latency (decision time - reference
 start) median and worst, plus the same rows for the held-out real recordings
-(``source`` starting with ``shared:``) and recall per pattern.
+(``source`` starting with ``shared:``) and recall per pattern; 95 % intervals for recall and
+the false-alarm rate (:mod:`.stats`), and per beeping-appliance pattern how many of its
+episodes set the event off.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ FloatArray = npt.NDArray[np.float32]
 DEFAULT_DATA: Final = Path("build/data/eval")
 DEFAULT_OUT: Final = Path("build/eval")
 EARLY_S: Final = 1.0  # a detection may turn on this long before the reference starts
+CONFUSER_EVENT: Final = "beeping_appliance"  # labelled episodes that are never targets
 REAL_PREFIX: Final = "shared:"
 LATENCY_TARGET_S: Final = {
     "smoke_alarm": 10.0,
@@ -197,6 +200,8 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     by_pattern: dict[str, list[int]] = field(default_factory=dict)  # pattern -> [hits, refs]
     fa_causes: dict[str, int] = field(default_factory=dict)
+    # beeping-appliance pattern -> [episodes that raised a false alarm, episodes heard]
+    confusers: dict[str, list[int]] = field(default_factory=dict)
 
     def add(self, other: Tally) -> None:
         self.refs += other.refs
@@ -212,6 +217,10 @@ class Tally:
             cur[1] += n
         for k, v in other.fa_causes.items():
             self.fa_causes[k] = self.fa_causes.get(k, 0) + v
+        for k, (f, n) in other.confusers.items():
+            cur = self.confusers.setdefault(k, [0, 0])
+            cur[0] += f
+            cur[1] += n
 
     def metrics(self) -> dict[str, Any]:
         recall = self.hits / self.refs if self.refs else None
@@ -242,6 +251,16 @@ class Tally:
                 for k, (h, n) in sorted(self.by_pattern.items())
             },
             "false_alarm_causes": dict(sorted(self.fa_causes.items(), key=lambda kv: -kv[1])),
+            # how often one episode of each beeping appliance set this event off
+            "confuser_episodes": {
+                k: {
+                    "episodes": n,
+                    "false_alarms": f,
+                    "share": _r(f / n),
+                    "share_ci95": _interval(wilson(f, n)),
+                }
+                for k, (f, n) in sorted(self.confusers.items())
+            },
         }
 
 
@@ -266,6 +285,10 @@ def match_file(item: Item, detections: Sequence[Detection], event: str, hold_s: 
         pat = t.by_pattern.setdefault(r.pattern or "?", [0, 0])
         pat[1] += 1
     t.negative_s = max(0.0, item.duration - covered)
+    appliances = [r for r in item.refs if r.event == CONFUSER_EVENT]
+    for r in appliances:
+        t.confusers.setdefault(r.pattern or "?", [0, 0])[1] += 1
+    fired: set[int] = set()  # appliance episodes that raised a false alarm
     used: set[int] = set()
     for d in ons:
         window = [i for i, r in enumerate(refs) if r.start - EARLY_S <= d.time <= r.end + hold_s]
@@ -282,6 +305,11 @@ def match_file(item: Item, detections: Sequence[Detection], event: str, hold_s: 
             t.false_alarms += 1
             cause = f"{_cause(item, d, hold_s)} ({d.pattern})"
             t.fa_causes[cause] = t.fa_causes.get(cause, 0) + 1
+            for i, r in enumerate(appliances):
+                if i not in fired and r.start - EARLY_S <= d.time <= r.end + hold_s:
+                    fired.add(i)
+                    t.confusers[r.pattern or "?"][0] += 1
+                    break
     return t
 
 
@@ -445,6 +473,13 @@ def format_markdown(report: Mapping[str, Any]) -> str:
         causes = ", ".join(f"{k} x{v}" for k, v in row["false_alarm_causes"].items())
         head = f"- {row['level']} {row['event']}"
         lines.append(f"{head}: recall {pats or '-'}; false alarms {causes or 'none'}")
+        episodes = row.get("confuser_episodes") or {}
+        if episodes:
+            shares = ", ".join(
+                f"{k} {v['false_alarms']}/{v['episodes']}{_ci(v['share_ci95'], True)}"
+                for k, v in episodes.items()
+            )
+            lines.append(f"  - appliance episodes that set it off [95 %]: {shares}")
     failed = report.get("failed_files") or []
     if failed:
         lines += ["", f"{len(failed)} file(s) could not be read:", ""]
