@@ -243,7 +243,37 @@ def attach_eval(
     return man
 
 
-def write_report(out: Path, man: dict[str, Any], eval_md: Path, model_dir: Path = SHIP_DIR) -> None:
+SOAK_KEYS = ("false_alarms", "negative_hours", "fa_per_hour", "fa_per_hour_ci95")
+
+
+def attach_soak(
+    report_path: Path, manifest_path: Path = SHIP_DIR / MANIFEST_NAME
+) -> dict[str, Any]:
+    """Copy the false-alarm figures of ``acoustic-guard eval`` on the soak set into the manifest."""
+    report = json.loads(report_path.read_text())
+    man = json.loads(manifest_path.read_text())
+    if report.get("model_version") != man.get("version"):
+        raise SystemExit(
+            f"soak report is for {report.get('model_version')}, manifest is {man.get('version')}"
+        )
+    results: dict[str, Any] = {}
+    for row in report.get("rows", []):
+        if row["subset"] == "all":
+            cell = {k: row.get(k) for k in SOAK_KEYS}
+            results.setdefault(str(row["level"]), {})[row["event"]] = cell
+    soak = {k: report.get(k) for k in ("data", "files", "hours", "model_version", "runtime")}
+    man["soak"] = {**soak, "results": results}
+    manifest_path.write_text(json.dumps(man, indent=2) + "\n")
+    return man
+
+
+def write_report(
+    out: Path,
+    man: dict[str, Any],
+    eval_md: Path,
+    model_dir: Path = SHIP_DIR,
+    soak_md: Path | None = None,
+) -> None:
     """build/REPORT.md: training, add-head demo, tuning and evaluation in one place."""
     build = REPO / "build"
     lines = [f"# Acoustic Guard model {man.get('version')} - build report", ""]
@@ -286,6 +316,13 @@ def write_report(out: Path, man: dict[str, Any], eval_md: Path, model_dir: Path 
                 "# Acoustic Guard evaluation", "## Evaluation (held-out eval split)"
             )
         ]
+    if soak_md is not None and soak_md.exists():
+        lines += [
+            soak_md.read_text().replace(
+                "# Acoustic Guard evaluation",
+                "## False alarms on the soak set (held-out household audio, no target event)",
+            )
+        ]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
 
@@ -303,6 +340,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="REPORT_JSON",
         help="no export: copy eval figures into the shipped manifest (and write --report)",
     )
+    ap.add_argument(
+        "--soak",
+        type=Path,
+        metavar="REPORT_JSON",
+        help="with --attach-eval: also copy the soak set's false-alarm figures",
+    )
     ap.add_argument("--report", type=Path, default=REPO / "build" / "REPORT.md")
     ap.add_argument(
         "--manifest", type=Path, default=None, help="with --attach-eval (default: shipped)"
@@ -317,10 +360,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.attach_eval:
         target = args.manifest or SHIP_DIR / MANIFEST_NAME
         man = attach_eval(args.attach_eval, target)
+        if args.soak:
+            man = attach_soak(args.soak, target)
         if target.resolve() != (args.out / MANIFEST_NAME).resolve():
             args.out.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(target, args.out / MANIFEST_NAME)
-        write_report(args.report, man, args.attach_eval.with_suffix(".md"), target.parent)
+        soak_md = args.soak.with_suffix(".md") if args.soak else None
+        write_report(args.report, man, args.attach_eval.with_suffix(".md"), target.parent, soak_md)
         print(f"evaluation attached to {target}; report {args.report}")
         return 0
     if args.untrained:

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from .splits import DATA_SETS
+
 EVENT_NAMES: Final = ("smoke_alarm", "co_alarm", "glass_break", "footsteps", "beeping_appliance")
 TARGET_EVENTS: Final = EVENT_NAMES[:4]
 KINDS: Final = ("positive", "negative", "confuser")
-SPLIT_NAMES: Final = ("train", "val", "tune", "eval", "refit")
+SPLIT_NAMES: Final = DATA_SETS
 
 
 def validate_record(rec: dict[str, Any]) -> list[str]:

@@ -39,6 +39,9 @@ def _record(**over: object) -> dict[str, object]:
 def test_valid_record_passes() -> None:
     assert validate_record(_record()) == []
     assert validate_record(_record(events=[], kind="negative")) == []
+    # every data set the builder writes, the false-alarm soak included
+    for split in splits.DATA_SETS:
+        assert validate_record(_record(split=split, events=[], kind="negative")) == []
 
 
 @pytest.mark.parametrize(
@@ -149,6 +152,8 @@ def test_tune_set_is_rendered_from_val_sources() -> None:
     assert {s: splits.SOURCES_OF[s] for s in splits.SPLITS} == {s: s for s in splits.SPLITS}
     assert splits.SOURCES_OF["tune"] == "val"
     assert splits.SOURCES_OF["refit"] == "train"  # refit clips are training data
+    assert splits.SOURCES_OF["soak"] == "eval"  # the false-alarm soak is held out too
+    assert set(splits.HELD_OUT) == {"eval", "soak"}
 
 
 def _summary(root: Path, split: str, sources: list[str]) -> None:
@@ -163,3 +168,11 @@ def test_held_out_leaks_checks_every_data_set(tmp_path: Path) -> None:
     assert splits.held_out_leaks(tmp_path) == set()  # synthetic recipes are not sources
     _summary(tmp_path, "tune", ["shared:held_out.wav"])
     assert splits.held_out_leaks(tmp_path) == {"shared:held_out.wav"}
+
+
+def test_held_out_leaks_covers_the_soak_set(tmp_path: Path) -> None:
+    _summary(tmp_path, "soak", ["shared:held_out.wav", "debian:held_out.ogg"])
+    _summary(tmp_path, "train", ["debian:held_out.ogg"])
+    assert splits.held_out_leaks(tmp_path) == {"debian:held_out.ogg"}
+    _summary(tmp_path, "eval", ["shared:held_out.wav"])  # eval and soak may share sources
+    assert splits.held_out_leaks(tmp_path) == {"debian:held_out.ogg"}
