@@ -14,9 +14,9 @@ hit nor false alarm), any other detection is a false alarm. ``beeping_appliance`
 not targets: their files are negatives. Reported per event and level: recall, precision,
 F1, false alarms per hour of audio without that event, latency (decision time - reference
 start) median and worst, plus the same rows for the held-out real recordings
-(``source`` starting with ``shared:``) and recall per pattern; 95 % intervals for recall and
-the false-alarm rate (:mod:`.stats`), and per beeping-appliance pattern how many of its
-episodes set the event off.
+(positive clips whose ``source`` is a ``shared:`` or ``debian:`` recording) and recall per
+pattern; 95 % intervals for recall and the false-alarm rate (:mod:`.stats`), and per
+beeping-appliance pattern how many of its episodes set the event off.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ DEFAULT_DATA: Final = Path("build/data/eval")
 DEFAULT_OUT: Final = Path("build/eval")
 EARLY_S: Final = 1.0  # a detection may turn on this long before the reference starts
 CONFUSER_EVENT: Final = "beeping_appliance"  # labelled episodes that are never targets
-REAL_PREFIX: Final = "shared:"
+# recordings (the team's shared/ files, Debian sound packages), not synthesis
+REAL_PREFIXES: Final = ("shared:", "debian:")
 LATENCY_TARGET_S: Final = {
     "smoke_alarm": 10.0,
     "co_alarm": 12.0,
@@ -83,7 +84,8 @@ class Item:
 
     @property
     def real(self) -> bool:
-        return self.source.startswith(REAL_PREFIX)
+        """A positive clip whose target sound is a real recording (not a real music bed)."""
+        return self.kind == "positive" and self.source.startswith(REAL_PREFIXES)
 
 
 def load_labels(data_dir: Path | str) -> list[Item]:
@@ -439,7 +441,8 @@ def format_markdown(report: Mapping[str, Any]) -> str:
         "# Acoustic Guard evaluation",
         "",
         f"Data: `{report.get('data', '?')}` - {report.get('files', '?')} files, "
-        f"{report.get('hours', '?')} h ({report.get('real_files', 0)} held-out real recordings). "
+        f"{report.get('hours', '?')} h ({report.get('real_files', 0)} clips of held-out real "
+        "recordings). "
         f"Model {report.get('model_version', '?')} ({report.get('runtime', '?')}), thresholds "
         f"from {report.get('thresholds_from', '?')}.",
         "",
