@@ -12,7 +12,7 @@ and the false alarms' causes, plus the sum the session-5 rules used,
 S = smoke recall + CO recall + glass F1 + footsteps F1 (medium).
 
 The candidate figures in models/DECISIONS.md come from this (or its earlier /tmp form, same
-calls). It refuses the evaluation split: candidates are never chosen on it.
+calls). It refuses held-out data (eval, soak): candidates are never chosen on it.
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from custom_components.acoustic_guard.engine.evaluate import (  # noqa: E402
+    Item,
     evaluate_scored,
     load_labels,
     score_items,
 )
 from custom_components.acoustic_guard.engine.runtime import get_model  # noqa: E402
 from custom_components.acoustic_guard.engine.types import EVENTS  # noqa: E402
+from models.data.splits import held_out_data  # noqa: E402
 
 S_TERMS = (
     ("smoke_alarm", "recall"),
@@ -47,11 +49,10 @@ def _n(x: Any) -> float:
     return 0.0 if x is None else float(x)
 
 
-def judge(model_dir: Path, data: Sequence[Path], levels: Sequence[str]) -> dict[str, Any]:
+def judge(model_dir: Path, items: Sequence[Item], levels: Sequence[str]) -> dict[str, Any]:
     """Rows of :func:`evaluate_scored` for one model folder, plus S at medium."""
     man = json.loads((model_dir / "manifest.json").read_text())
     model = get_model("auto", model_dir)
-    items = [i for d in data for i in load_labels(d)]
     scored = score_items(items, model)
     report = evaluate_scored(scored, man.get("thresholds", {}), model.head_names, levels, EVENTS)
     rows = [r for r in report["rows"] if r["subset"] == "all"]
@@ -84,9 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--levels", default="medium", help="comma-separated: low,medium,high")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args(argv)
-    if any(d.name == "eval" for d in args.data):
-        ap.error("refusing the evaluation split: candidates are judged on val + tune only")
-    results = [judge(d, args.data, args.levels.split(",")) for d in args.model_dirs]
+    items = [i for d in args.data for i in load_labels(d)]
+    if held_out_data(args.data, (i.split for i in items)):
+        ap.error("refusing held-out data (eval, soak): candidates are judged on val + tune only")
+    results = [judge(d, items, args.levels.split(",")) for d in args.model_dirs]
     for r in results:
         show(r)
     if args.json:

@@ -19,6 +19,7 @@ import json
 import shutil
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -208,63 +209,76 @@ EVAL_KEYS = (
     "latency_median_s",
     "latency_worst_s",
 )
+EVAL_HEADER = (
+    "data",
+    "files",
+    "hours",
+    "real_files",
+    "model_version",
+    "runtime",
+    "thresholds_from",
+    "matching",
+)
+SOAK_KEYS = ("false_alarms", "negative_hours", "fa_per_hour", "fa_per_hour_ci95")
+SOAK_HEADER = ("data", "files", "hours", "model_version", "runtime")
+
+
+def _attach(
+    report_path: Path,
+    manifest_path: Path,
+    key: str,
+    *,
+    header: Sequence[str],
+    cell_keys: Sequence[str],
+    subsets: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Copy figures of an ``acoustic-guard eval`` report.json into ``manifest[key]``.
+
+    ``results[level][event]`` holds each row's ``cell_keys``, per subset unless ``subsets``
+    names the only one kept (then without the subset level).
+    """
+    report = json.loads(report_path.read_text())
+    man = json.loads(manifest_path.read_text())
+    if report.get("model_version") != man.get("version"):
+        raise SystemExit(
+            f"{key} report is for {report.get('model_version')}, manifest is {man.get('version')}"
+        )
+    results: dict[str, Any] = {}
+    for row in report.get("rows", []):
+        if subsets is not None and row["subset"] not in subsets:
+            continue
+        cell = {k: row.get(k) for k in cell_keys if k in row}
+        events = results.setdefault(str(row["level"]), {})
+        if subsets is None:
+            events.setdefault(row["event"], {})[row["subset"]] = cell
+        else:
+            events[row["event"]] = cell
+    man[key] = {**{k: report.get(k) for k in header}, "results": results}
+    manifest_path.write_text(json.dumps(man, indent=2) + "\n")
+    return man
 
 
 def attach_eval(
     report_path: Path, manifest_path: Path = SHIP_DIR / MANIFEST_NAME
 ) -> dict[str, Any]:
     """Copy the headline figures of ``acoustic-guard eval``'s report.json into the manifest."""
-    report = json.loads(report_path.read_text())
-    results: dict[str, Any] = {}
-    for row in report.get("rows", []):
-        cell = {k: row.get(k) for k in EVAL_KEYS if k in row}
-        results.setdefault(str(row["level"]), {}).setdefault(row["event"], {})[row["subset"]] = cell
-    evaluation = {
-        k: report.get(k)
-        for k in (
-            "data",
-            "files",
-            "hours",
-            "real_files",
-            "model_version",
-            "runtime",
-            "thresholds_from",
-            "matching",
-        )
-    }
-    evaluation["results"] = results
-    man = json.loads(manifest_path.read_text())
-    if report.get("model_version") != man.get("version"):
-        raise SystemExit(
-            f"eval report is for {report.get('model_version')}, manifest is {man.get('version')}"
-        )
-    man["evaluation"] = evaluation
-    manifest_path.write_text(json.dumps(man, indent=2) + "\n")
-    return man
-
-
-SOAK_KEYS = ("false_alarms", "negative_hours", "fa_per_hour", "fa_per_hour_ci95")
+    return _attach(
+        report_path, manifest_path, "evaluation", header=EVAL_HEADER, cell_keys=EVAL_KEYS
+    )
 
 
 def attach_soak(
     report_path: Path, manifest_path: Path = SHIP_DIR / MANIFEST_NAME
 ) -> dict[str, Any]:
     """Copy the false-alarm figures of ``acoustic-guard eval`` on the soak set into the manifest."""
-    report = json.loads(report_path.read_text())
-    man = json.loads(manifest_path.read_text())
-    if report.get("model_version") != man.get("version"):
-        raise SystemExit(
-            f"soak report is for {report.get('model_version')}, manifest is {man.get('version')}"
-        )
-    results: dict[str, Any] = {}
-    for row in report.get("rows", []):
-        if row["subset"] == "all":
-            cell = {k: row.get(k) for k in SOAK_KEYS}
-            results.setdefault(str(row["level"]), {})[row["event"]] = cell
-    soak = {k: report.get(k) for k in ("data", "files", "hours", "model_version", "runtime")}
-    man["soak"] = {**soak, "results": results}
-    manifest_path.write_text(json.dumps(man, indent=2) + "\n")
-    return man
+    return _attach(
+        report_path,
+        manifest_path,
+        "soak",
+        header=SOAK_HEADER,
+        cell_keys=SOAK_KEYS,
+        subsets=("all",),
+    )
 
 
 def write_report(

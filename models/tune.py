@@ -18,7 +18,7 @@ Selection per event (the same event-based matching as the evaluation):
 * low:    fewest FA/h keeping >= LOW_RECALL_SHARE of medium's recall, never looser than medium.
 "Stricter" = higher thresholds and more evidence, so high detects a superset of medium of low.
 
-It refuses the evaluation split: thresholds are never tuned on the data they are judged on.
+It refuses held-out data (eval, soak): thresholds are never tuned on the data they are judged on.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from custom_components.acoustic_guard.engine.evaluate import (  # noqa: E402
 )
 from custom_components.acoustic_guard.engine.runtime import MODEL_DIR, get_model  # noqa: E402
 from custom_components.acoustic_guard.engine.types import EVENTS, SENSITIVITIES  # noqa: E402
+from models.data.splits import held_out_data  # noqa: E402
 
 # False alarms per hour of negative audio allowed at each level. Alarms must stay quiet;
 # footsteps is a presence cue where a few extra detections are tolerable. (The validation
@@ -278,9 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     log = sys.stderr
 
     items = [item for folder in args.data for item in load_labels(folder)]
-    splits = {i.split for i in items}
-    if "eval" in splits or any(folder.resolve().name == "eval" for folder in args.data):
-        print("tune: refusing to tune on the evaluation split", file=log)
+    if held_out_data(args.data, (i.split for i in items)):
+        print("tune: refusing to tune on held-out data (the eval or soak set)", file=log)
         return 2
     events = [e for e in args.events.split(",") if e]
     unknown = set(events) - set(EVENTS)

@@ -9,6 +9,7 @@ measure). Every split has its own seed base, so no synthetic sound is shared eit
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
 
@@ -214,6 +215,16 @@ DEBIAN_FILES: Final[list[tuple[str, str, str, str]]] = [
     ("sound-theme-freedesktop", f"{FD}/audio-channel-side-right.oga", "speech", "eval"),
 ]
 DEBIAN_PACKAGES: Final = sorted({p for p, _, _, _ in DEBIAN_FILES})
+
+
+def held_out_data(folders: Iterable[Path], item_splits: Iterable[str]) -> bool:
+    """True when labelled data is a held-out set (eval, soak): by its labels or folder name.
+
+    Tuning and candidate comparison refuse such data: they may never choose on it.
+    """
+    return bool(set(item_splits) & HELD_OUT) or any(
+        Path(f).resolve().name in HELD_OUT for f in folders
+    )
 
 
 def held_out_leaks(out: Path) -> set[str]:

@@ -94,6 +94,13 @@ def test_refuses_the_evaluation_split(tmp_path: Path) -> None:
     assert tune.main(["--data", *folders, "--dry-run"]) == 2
 
 
+def test_refuses_the_false_alarm_soak(tmp_path: Path) -> None:
+    _tiny_set(tmp_path / "elsewhere", "soak")  # held out like eval, by its labels
+    assert tune.main(["--data", str(tmp_path / "elsewhere"), "--dry-run"]) == 2
+    _tiny_set(tmp_path / "soak", "val")  # or by its folder's name
+    assert tune.main(["--data", str(tmp_path / "soak"), "--dry-run"]) == 2
+
+
 def test_real_run_writes_three_monotone_levels(tmp_path: Path) -> None:
     _tiny_set(tmp_path / "val", "val")
     _tiny_set(tmp_path / "tune", "tune")
