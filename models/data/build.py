@@ -1,4 +1,4 @@
-"""Build the train / val / tune / eval / refit / soak audio sets: ``python -m models.data.build``.
+"""Build the train/val/tune/eval/refit/soak/tune_soak sets: ``python -m models.data.build``.
 
 Writes ``build/data/<set>/`` (16 kHz mono int16 WAVs, ``labels.jsonl``,
 ``SUMMARY.json``). Deterministic: every clip has its own seed ``[split seed, index]``.
@@ -77,8 +77,9 @@ def plan_split(split: str, quick: bool, train_clips: int = TRAIN_CLIPS) -> list[
             for j, c in enumerate(REFIT_RECIPES)
             for i in range(n)
         ]
-    if split == "soak":
-        # held-out household audio only (eval sources, own seeds): false alarms per day
+    if split in ("soak", "tune_soak"):
+        # household audio only, no target event (soak: eval sources, held out; tune_soak: val
+        # sources, for tuning): false alarms per day
         n, dur = (2, 60.0) if quick else (SOAK_FILES, 300.0)
         return [Task(i, "long_negative", dur) for i in range(n)]
     if split == "val":

@@ -22,7 +22,9 @@ SPLITS: Final = ("train", "val", "eval")  # how the source files are assigned
 # own seeds, used only to refit a head on the frozen encoder (``models/refit_head.py``).
 # ``soak`` is held-out household audio with no target event (from the *eval* sources, own
 # seeds): enough hours that a false-alarm rate near the goal of one a day can be measured.
-DATA_SETS: Final = ("train", "val", "tune", "eval", "refit", "soak")
+# ``tune_soak`` is the same recipe rendered from the *val* sources (own seeds): the tuner reads
+# it for smoke and CO false alarms per day (models/tune.py --soak); it is not held out.
+DATA_SETS: Final = ("train", "val", "tune", "eval", "refit", "soak", "tune_soak")
 SOURCES_OF: Final = {
     "train": "train",
     "val": "val",
@@ -30,6 +32,7 @@ SOURCES_OF: Final = {
     "eval": "eval",
     "refit": "train",
     "soak": "eval",
+    "tune_soak": "val",
 }
 HELD_OUT: Final = frozenset(s for s, src in SOURCES_OF.items() if src == "eval")
 SEED_BASE: Final = {
@@ -39,6 +42,7 @@ SEED_BASE: Final = {
     "eval": 3_000_017,
     "refit": 5_000_011,
     "soak": 6_000_029,
+    "tune_soak": 7_000_003,
 }
 
 # ---- shared/data/alarms: (file, split, start_s, end_s)  (None = to the end)
