@@ -1,4 +1,4 @@
-"""Build the train/val/tune/eval/refit/soak/tune_soak sets: ``python -m models.data.build``.
+"""Build the audio sets of ``splits.DATA_SETS``: ``python -m models.data.build``.
 
 Writes ``build/data/<set>/`` (16 kHz mono int16 WAVs, ``labels.jsonl``,
 ``SUMMARY.json``). Deterministic: every clip has its own seed ``[split seed, index]``.
@@ -42,6 +42,7 @@ class Task:
 
 TRAIN_CLIPS = 3000  # 10 s training clips (models/build_data --train-clips)
 SOAK_FILES = 1080  # 5 min household scenes: 90 h, ~10 GB (one false alarm a day shows at 95 %)
+TRAIN_SOAK_FILES = 540  # 45 h of train-source scenes to mine hard negatives from
 REFIT_CLIPS = 240  # 10 s clips of each REFIT_RECIPES confuser in ``refit`` (8 % of train's)
 # What the smoke head confused most on val + tune: the whistling kettle (a steady tone in the
 # alarm band). (Adding alarm-clock clips was tried and did worse: models/MODEL_CARD.md.)
@@ -77,10 +78,11 @@ def plan_split(split: str, quick: bool, train_clips: int = TRAIN_CLIPS) -> list[
             for j, c in enumerate(REFIT_RECIPES)
             for i in range(n)
         ]
-    if split in ("soak", "tune_soak"):
+    if split in ("soak", "tune_soak", "train_soak"):
         # household audio only, no target event (soak: eval sources, held out; tune_soak: val
-        # sources, for tuning): false alarms per day
-        n, dur = (2, 60.0) if quick else (SOAK_FILES, 300.0)
+        # sources, for tuning; train_soak: train sources, for mining hard negatives)
+        full = TRAIN_SOAK_FILES if split == "train_soak" else SOAK_FILES
+        n, dur = (2, 60.0) if quick else (full, 300.0)
         return [Task(i, "long_negative", dur) for i in range(n)]
     if split == "val":
         # Alarm clips last 25-30 s (several T3/T4 cycles, as in eval) so that tuning sees the

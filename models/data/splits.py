@@ -24,7 +24,9 @@ SPLITS: Final = ("train", "val", "eval")  # how the source files are assigned
 # seeds): enough hours that a false-alarm rate near the goal of one a day can be measured.
 # ``tune_soak`` is the same recipe rendered from the *val* sources (own seeds): the tuner reads
 # it for smoke and CO false alarms per day (models/tune.py --soak); it is not held out.
-DATA_SETS: Final = ("train", "val", "tune", "eval", "refit", "soak", "tune_soak")
+# ``train_soak`` is the recipe rendered from the *train* sources (own seeds): hard negatives
+# are mined from it for head refits (models/mine_negatives.py).
+DATA_SETS: Final = ("train", "val", "tune", "eval", "refit", "soak", "tune_soak", "train_soak")
 SOURCES_OF: Final = {
     "train": "train",
     "val": "val",
@@ -33,6 +35,7 @@ SOURCES_OF: Final = {
     "refit": "train",
     "soak": "eval",
     "tune_soak": "val",
+    "train_soak": "train",
 }
 HELD_OUT: Final = frozenset(s for s, src in SOURCES_OF.items() if src == "eval")
 SEED_BASE: Final = {
@@ -43,6 +46,7 @@ SEED_BASE: Final = {
     "refit": 5_000_011,
     "soak": 6_000_029,
     "tune_soak": 7_000_003,
+    "train_soak": 8_000_009,
 }
 
 # ---- shared/data/alarms: (file, split, start_s, end_s)  (None = to the end)

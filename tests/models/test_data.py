@@ -154,6 +154,7 @@ def test_tune_set_is_rendered_from_val_sources() -> None:
     assert splits.SOURCES_OF["refit"] == "train"  # refit clips are training data
     assert splits.SOURCES_OF["soak"] == "eval"  # the false-alarm soak is held out too
     assert splits.SOURCES_OF["tune_soak"] == "val"  # the tuning soak is not: val sources
+    assert splits.SOURCES_OF["train_soak"] == "train"  # mined for hard negatives
     assert set(splits.HELD_OUT) == {"eval", "soak"}
 
 
