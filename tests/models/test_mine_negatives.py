@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import wave
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 
+from models import mine_negatives as mine
 from models.data.contract import validate_record
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("agmine", ROOT / "models" / "mine_negatives.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["agmine"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-mine = _load()
 
 
 def test_peaks_are_the_maximum_of_each_run_over_the_floor() -> None:
