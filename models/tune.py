@@ -174,6 +174,7 @@ class SoakMeter:
 
     def __init__(self, scored: Sequence[Scored], heads: Sequence[str], jobs: int = 2) -> None:
         _SOAK_SHARED[:] = [s for s in scored if s.error is None]
+        _SOAK_FIRE.clear()  # keyed by file index: belongs to the set just installed
         self.files = len(_SOAK_SHARED)
         self.hours = sum(s.item.duration for s in _SOAK_SHARED) / 3600
         self.heads = tuple(heads)
