@@ -102,11 +102,33 @@ def test_soak_moves_medium_within_the_recall_slack_and_low_to_the_fewest() -> No
     plain = tune.select("co_alarm", results)
     assert plain["medium"][0] == p(0.5)
     assert "soak_fa_per_day" not in plain["medium"][1]
-    # glass and footsteps never read the soak
+    # footsteps never reads the soak
     asked = len(days.asked)
-    glass = DEFAULTS["glass_break"]["medium"]
-    tune.select("glass_break", [(replace(glass, threshold=0.3), _m(1.0, 0.0, 1.0))], days)
+    steps = DEFAULTS["footsteps"]["medium"]
+    tune.select("footsteps", [(replace(steps, threshold=0.3), _m(1.0, 0.0, 1.0))], days)
     assert len(days.asked) == asked
+
+
+def test_soak_takes_glass_to_the_fewest_within_its_f1_slack() -> None:
+    base = DEFAULTS["glass_break"]["medium"]
+
+    def p(thr: float, ev: float) -> EventParams:
+        return replace(base, threshold=thr, evidence=ev)
+
+    results = [
+        (p(0.5, 20), _m(0.98, 1.0, 0.97)),  # best F1, 30 false breaks a day
+        (p(0.6, 30), _m(0.96, 0.5, 0.955)),  # within 0.02 of F1: 12 a day
+        (p(0.7, 30), _m(0.95, 0.5, 0.951)),  # within the slack too, but 15 a day
+        (p(0.9, 40), _m(0.80, 0.0, 0.89)),  # 2 a day, far below the best F1
+    ]
+    days = _Days({(0.5, 20): 30.0, (0.6, 30): 12.0, (0.7, 30): 15.0, (0.9, 40): 2.0})
+    chosen = tune.select("glass_break", results, days)
+    assert chosen["medium"][0] == p(0.6, 30)
+    assert chosen["medium"][1]["soak_fa_per_day"] == 12.0
+    assert "unmet" not in chosen["medium"][2]  # glass has no goal, only "fewest"
+    # low: 0.9 / 40 is quieter but keeps less than 85 % of medium's recall
+    assert chosen["low"][0] == p(0.6, 30)
+    assert chosen["high"][0] == p(0.5, 20)  # 30 a day is within 3 x 12 + 1
 
 
 def test_soak_goal_out_of_reach_takes_the_fewest_within_the_slack() -> None:
@@ -213,7 +235,7 @@ def test_real_run_with_a_soak_counts_its_false_alarms_per_day(tmp_path: Path) ->
     shutil.copytree(MODEL_DIR, model)
     args = ["--data", str(tmp_path / "val"), "--manifest", str(model / "manifest.json")]
     args += ["--soak", str(tmp_path / "tune_soak"), "--out", str(tmp_path / "t.json")]
-    assert tune.main([*args, "--events", "smoke_alarm,glass_break", "--jobs", "2"]) == 0
+    assert tune.main([*args, "--events", "smoke_alarm,footsteps", "--jobs", "2"]) == 0
     manifest = json.loads((model / "manifest.json").read_text())
     soak = manifest["tuning"]["soak"]
     assert soak["files"] == 2
@@ -225,7 +247,7 @@ def test_real_run_with_a_soak_counts_its_false_alarms_per_day(tmp_path: Path) ->
         days = selected["smoke_alarm"][level]["soak_fa_per_day"]
         found = selected["smoke_alarm"][level]["recall"] == 1.0
         assert days == (round(24 * 3600 / 19.0, 3) if found else 0.0)
-        assert "soak_fa_per_day" not in selected["glass_break"][level]
+        assert "soak_fa_per_day" not in selected["footsteps"][level]
 
 
 def test_refuses_a_soak_with_target_events_or_a_held_out_one(tmp_path: Path) -> None:
