@@ -406,7 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--soak",
         type=Path,
         help="household audio from the val sources with no target event (build/data/tune_soak):"
-        " smoke and CO false alarms per day",
+        " smoke, CO and glass false alarms per day",
     )
     ap.add_argument("--jobs", type=int, default=2, help="processes replaying the soak")
     ap.add_argument("--manifest", type=Path, default=MODEL_DIR / "manifest.json")

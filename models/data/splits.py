@@ -23,7 +23,7 @@ SPLITS: Final = ("train", "val", "eval")  # how the source files are assigned
 # ``soak`` is held-out household audio with no target event (from the *eval* sources, own
 # seeds): enough hours that a false-alarm rate near the goal of one a day can be measured.
 # ``tune_soak`` is the same recipe rendered from the *val* sources (own seeds): the tuner reads
-# it for smoke and CO false alarms per day (models/tune.py --soak); it is not held out.
+# it for smoke, CO and glass false alarms per day (models/tune.py --soak); it is not held out.
 # ``train_soak`` is the recipe rendered from the *train* sources (own seeds): hard negatives
 # are mined from it for head refits (models/mine_negatives.py).
 DATA_SETS: Final = ("train", "val", "tune", "eval", "refit", "soak", "tune_soak", "train_soak")
