@@ -142,11 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if any(r.event in EVENTS for i in items for r in i.refs):
         print(f"mine: {args.data} holds target events; mining needs pure negatives", file=log)
         return 2
-    rows = {
-        json.loads(line)["file"]: json.loads(line)
-        for line in (args.data / "labels.jsonl").read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    }
+    lines = (args.data / "labels.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = {r["file"]: r for r in (json.loads(line) for line in lines if line.strip())}
 
     t0 = time.monotonic()
     model = get_model("auto", args.model_dir)
