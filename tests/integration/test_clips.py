@@ -303,7 +303,14 @@ async def test_retention_at_start_up_by_age_and_size(
     )
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    await wait_for(hass, lambda: not paths["000002_footsteps"].exists(), what="retention")
+    # retention walks newest first, so the oldest clip is the last one it deletes: wait for
+    # every deletion (waiting for 000002 alone raced the executor on a busy machine)
+    gone = ("000001_footsteps", "000002_footsteps")
+    await wait_for(
+        hass,
+        lambda: not any(paths[n].exists() for n in gone) and not orphan.exists(),
+        what="retention",
+    )
     await hass.async_block_till_done()
     kept = sorted(name for name, path in paths.items() if path.exists())
     assert kept == ["000003_footsteps", "000004_footsteps", "000005_footsteps"]
